@@ -1,0 +1,67 @@
+#include <memory>
+
+#include "cli/commands.h"
+#include "model/config.h"
+#include "train/trainer.h"
+
+namespace cpu_llm {
+
+CommandRunner AddTrainCommand(CLI::App& root) {
+  auto opt = std::make_shared<TrainOptions>();
+  CLI::App* app = root.add_subcommand(
+      "train",
+      "Train a GPT-2 model. With no data flags it trains on the bundled corpus (the King James Bible) with the "
+      "byte-level tokenizer, then prints a sample.");
+  app->get_formatter()->column_width(34);
+
+  const char* model = "Model";
+  app->add_option("--model", opt->model, "Preset: " + ConfigNamesHelp())->capture_default_str()->group(model);
+  app->add_option("--layers", opt->n_layer, "Number of layers (overrides the preset)")->group(model);
+  app->add_option("--heads", opt->n_head, "Attention heads (overrides the preset)")->group(model);
+  app->add_option("--channels", opt->n_embd, "Embedding channels C (overrides the preset)")->group(model);
+  app->add_option("--max-seq-len", opt->max_seq_len, "Position embeddings (default: --seq-len)")->group(model);
+  app->add_option("--vocab", opt->vocab_size, "Vocabulary size (default: the tokenizer's)")->group(model);
+  app->add_option("--init-from", opt->init_from, "Start from this llm.c checkpoint (model_*.bin) instead of random")
+      ->group(model);
+
+  const char* data = "Data";
+  app->add_option("--tokenizer", opt->tokenizer, "Tokenizer: bytes")->capture_default_str()->group(data);
+  app->add_option("--train-data", opt->train_data, "Glob of llm.c token shards (default: bundled corpus)")->group(data);
+  app->add_option("--val-data", opt->val_data, "Glob of llm.c validation shards")->group(data);
+  app->add_option("--val-fraction", opt->val_fraction, "Bundled corpus: share kept for validation")
+      ->capture_default_str()->group(data);
+
+  const char* train = "Training";
+  app->add_option("-b,--batch", opt->batch, "Sequences per step (B)")->capture_default_str()->group(train);
+  app->add_option("-t,--seq-len", opt->seq_len, "Tokens per sequence (T)")->capture_default_str()->group(train);
+  app->add_option("--steps", opt->steps, "Optimizer steps in total")->capture_default_str()->group(train);
+  app->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str()->group(train);
+  app->add_option("--warmup", opt->warmup, "Linear warm-up steps")->capture_default_str()->group(train);
+  app->add_option("--lr-final-frac", opt->lr_final_frac, "Cosine decay floor, as a fraction of --lr")
+      ->capture_default_str()->group(train);
+  app->add_option("--weight-decay", opt->adamw.weight_decay, "AdamW weight decay (matrices only)")
+      ->capture_default_str()->group(train);
+  app->add_option("--beta1", opt->adamw.beta1, "AdamW beta1")->capture_default_str()->group(train);
+  app->add_option("--beta2", opt->adamw.beta2, "AdamW beta2")->capture_default_str()->group(train);
+  app->add_option("--grad-clip", opt->adamw.grad_clip, "Clip the global gradient norm to this (0: off)")
+      ->capture_default_str()->group(train);
+  app->add_option("--seed", opt->seed, "Seed for initialisation and sampling")->capture_default_str()->group(train);
+  app->add_option("--threads", opt->threads, "Threads (0: all cores)")->capture_default_str()->group(train);
+
+  const char* out = "Output";
+  app->add_option("-o,--out", opt->out_dir, "Run folder: checkpoints and metrics.jsonl")->capture_default_str()->group(out);
+  app->add_option("--val-every", opt->val_every, "Validation loss every N steps (0: only at the end)")
+      ->capture_default_str()->group(out);
+  app->add_option("--val-batches", opt->val_batches, "Batches per validation")->capture_default_str()->group(out);
+  app->add_option("--log-every", opt->log_every, "Print a step line every N steps (0: none)")
+      ->capture_default_str()->group(out);
+  app->add_option("--checkpoint-every", opt->checkpoint_every, "Checkpoint every N steps (0: only at the end)")
+      ->capture_default_str()->group(out);
+  app->add_flag("--resume", opt->resume, "Continue from the newest checkpoint in --out")->group(out);
+  app->add_option("--sample-tokens", opt->sample_tokens, "Tokens to sample after training (0: none)")
+      ->capture_default_str()->group(out);
+  app->add_option("--sample-prompt", opt->sample_prompt, "Prompt of the closing sample")->capture_default_str()->group(out);
+  return [opt] { return RunTraining(*opt); };
+}
+
+}  // namespace cpu_llm

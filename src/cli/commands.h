@@ -1,0 +1,18 @@
+// Subcommands of the cpu_llm binary. Each adds its options to the CLI11 app
+// and returns a function that runs it once the command line has parsed.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+
+namespace cpu_llm {
+
+using CommandRunner = std::function<Status()>;
+
+CommandRunner AddTrainCommand(CLI::App& root);
+CommandRunner AddSampleCommand(CLI::App& root);
+
+}  // namespace cpu_llm

@@ -1,0 +1,49 @@
+// cpu_llm: train GPT-2 style language models on CPUs.
+// The only place that turns errors into messages and exit codes:
+// 0 success, 1 runtime error (files, I/O, numerics), 2 usage error.
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cpu_llm: train GPT-2 style language models on CPUs, fast.", "cpu_llm"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  std::vector<std::pair<CLI::App*, cpu_llm::CommandRunner>> commands;
+  cpu_llm::CommandRunner train = cpu_llm::AddTrainCommand(app);
+  commands.emplace_back(app.get_subcommand("train"), std::move(train));
+  cpu_llm::CommandRunner sample = cpu_llm::AddSampleCommand(app);
+  commands.emplace_back(app.get_subcommand("sample"), std::move(sample));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own report spans two lines; keep it to one.
+    const char* sub = nullptr;
+    for (auto& [cmd, run] : commands)
+      if (cmd->parsed()) sub = cmd->get_name().c_str();
+    std::fprintf(stderr, "cpu_llm%s%s: error: %s\n", sub ? " " : "", sub ? sub : "", e.what());
+    return 2;
+  }
+  for (auto& [cmd, run] : commands) {
+    if (!cmd->parsed()) continue;
+    cpu_llm::Status s;
+    try {
+      s = run();
+    } catch (const std::bad_alloc&) {
+      s = cpu_llm::Status::Runtime("out of memory");
+    }
+    if (!s.ok()) {
+      std::fprintf(stderr, "cpu_llm %s: error: %s\n", cmd->get_name().c_str(), s.message().c_str());
+      return s.exit_code();
+    }
+    return 0;
+  }
+  return 2;
+}

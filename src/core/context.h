@@ -1,0 +1,14 @@
+// Everything a kernel may need to know about how to run, passed explicitly
+// instead of living in globals.
+#pragma once
+
+namespace cpu_llm {
+
+struct Context {
+  int n_threads = 1;  // OpenMP threads each parallel region uses
+};
+
+// All hardware threads, or the value of OMP_NUM_THREADS when set.
+int DefaultThreadCount();
+
+}  // namespace cpu_llm

@@ -1,0 +1,87 @@
+#include "data/shard.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/file_io.h"
+
+namespace cpu_llm {
+
+Status ReadShardHeader(const std::string& path, uint64_t* n_tokens) {
+  uint64_t size = 0;
+  CPU_LLM_RETURN_IF_ERROR(StatRegularFile(path, &size));
+  if (size < kShardHeaderBytes)
+    return RuntimeError("{}: truncated shard: {} bytes, shorter than the {}-byte header", path, size, kShardHeaderBytes);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return RuntimeError("{}: cannot open: {}", path, ErrnoText(errno));
+  int32_t header[kShardHeaderInts];
+  size_t got = std::fread(header, sizeof(int32_t), kShardHeaderInts, f);
+  std::fclose(f);
+  if (got != kShardHeaderInts) return RuntimeError("{}: cannot read the shard header", path);
+  if (header[0] != kShardMagic)
+    return RuntimeError("{}: not an llm.c token shard (magic {}, expected {})", path, header[0], kShardMagic);
+  if (header[1] != kShardVersion)
+    return RuntimeError("{}: unsupported shard version {} (expected {})", path, header[1], kShardVersion);
+  if (header[2] < 0) return RuntimeError("{}: corrupt shard header: negative token count {}", path, header[2]);
+  const uint64_t declared = static_cast<uint32_t>(header[2]);
+  const uint64_t expected = kShardHeaderBytes + declared * sizeof(uint16_t);
+  if (size < expected)
+    return RuntimeError("{}: truncated shard: header declares {} tokens ({} bytes) but the file has {} bytes", path,
+                        declared, expected, size);
+  if (size > expected)
+    return RuntimeError("{}: corrupt shard: {} bytes, but the header declares {} tokens ({} bytes)", path, size,
+                        declared, expected);
+  *n_tokens = declared;
+  return Status();
+}
+
+Status ReadShard(const std::string& path, int vocab_size, std::vector<uint16_t>* tokens) {
+  uint64_t n = 0;
+  CPU_LLM_RETURN_IF_ERROR(ReadShardHeader(path, &n));
+  std::vector<uint8_t> bytes;
+  CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(path, &bytes));
+  if (bytes.size() != kShardHeaderBytes + n * sizeof(uint16_t))
+    return RuntimeError("{}: shard changed size while being read", path);
+  tokens->resize(n);
+  std::memcpy(tokens->data(), bytes.data() + kShardHeaderBytes, n * sizeof(uint16_t));
+  for (uint64_t i = 0; i < n; i++) {
+    if ((*tokens)[i] >= vocab_size)
+      return RuntimeError("{}: token id {} at index {} is outside the vocabulary (0..{})", path, (*tokens)[i], i,
+                          vocab_size - 1);
+  }
+  return Status();
+}
+
+Status WriteShard(const std::string& path, const std::vector<uint16_t>& tokens) {
+  if (tokens.size() > INT32_MAX) return RuntimeError("{}: {} tokens do not fit one shard", path, tokens.size());
+  int32_t header[kShardHeaderInts] = {};
+  header[0] = kShardMagic;
+  header[1] = kShardVersion;
+  header[2] = static_cast<int32_t>(tokens.size());
+  AtomicFileWriter w(path);
+  w.Write(header, sizeof(header));
+  w.Write(tokens.data(), tokens.size() * sizeof(uint16_t));
+  return w.Finish();
+}
+
+Status ExpandGlob(const std::string& pattern, std::vector<std::string>* paths) {
+  glob_t g;
+  std::memset(&g, 0, sizeof(g));
+  int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+  if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
+    ::globfree(&g);
+    return RuntimeError("{}: no such file (the pattern matches nothing)", pattern);
+  }
+  if (rc != 0) {
+    ::globfree(&g);
+    return RuntimeError("{}: cannot expand the pattern", pattern);
+  }
+  paths->assign(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+  ::globfree(&g);
+  std::sort(paths->begin(), paths->end());
+  return Status();
+}
+
+}  // namespace cpu_llm

@@ -1,0 +1,32 @@
+// llm.c token shards: a header of 256 int32 (magic 20240520, version 1,
+// token count), then that many uint16 token ids.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace cpu_llm {
+
+constexpr int32_t kShardMagic = 20240520;
+constexpr int32_t kShardVersion = 1;
+constexpr int kShardHeaderInts = 256;
+constexpr uint64_t kShardHeaderBytes = kShardHeaderInts * sizeof(int32_t);
+
+// Reads and checks only the header: magic, version, and that the file size
+// matches the token count it declares.
+Status ReadShardHeader(const std::string& path, uint64_t* n_tokens);
+
+// Reads a whole shard and checks every token id is below vocab_size.
+Status ReadShard(const std::string& path, int vocab_size, std::vector<uint16_t>* tokens);
+
+// Writes a shard atomically (temp file + fsync + rename).
+Status WriteShard(const std::string& path, const std::vector<uint16_t>& tokens);
+
+// Expands a shell glob (or a single path) into sorted file names; an empty
+// match is an error naming the pattern.
+Status ExpandGlob(const std::string& pattern, std::vector<std::string>* paths);
+
+}  // namespace cpu_llm

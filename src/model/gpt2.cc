@@ -1,0 +1,157 @@
+#include "model/gpt2.h"
+
+#include <cmath>
+
+#include "kernels/attention.h"
+#include "kernels/crossentropy.h"
+#include "kernels/encoder.h"
+#include "kernels/gelu.h"
+#include "kernels/layernorm.h"
+#include "kernels/matmul.h"
+#include "kernels/residual.h"
+
+namespace cpu_llm {
+
+std::array<int64_t, kNumParamTensors> ParamSizes(const ModelConfig& cfg) {
+  const int64_t Vp = cfg.padded_vocab_size, C = cfg.n_embd, L = cfg.n_layer, maxT = cfg.max_seq_len;
+  return {Vp * C,         maxT * C,  L * C,         L * C, L * 3 * C * C, L * 3 * C,     L * C * C, L * C,
+          L * C,          L * C,     L * 4 * C * C, L * 4 * C,            L * C * 4 * C, L * C,     C, C};
+}
+
+ParamView MakeParamView(float* base, const ModelConfig& cfg) {
+  auto sizes = ParamSizes(cfg);
+  float* p[kNumParamTensors];
+  for (int i = 0; i < kNumParamTensors; i++) {
+    p[i] = base;
+    base += sizes[i];
+  }
+  return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]};
+}
+
+bool ParamIsMatrix(int i) { return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12; }
+
+Status GPT2::Init(const ModelConfig& cfg) {
+  CPU_LLM_RETURN_IF_ERROR(ValidateConfig(cfg));
+  cfg_ = cfg;
+  const int64_t n = ParameterCount(cfg);
+  params_.Resize(n);
+  grads_.Resize(n);
+  return Status();
+}
+
+void GPT2::InitWeights(Rng& rng) {
+  ParamView p = param_view();
+  const int64_t C = cfg_.n_embd, L = cfg_.n_layer;
+  const float std_base = 0.02f;
+  const float std_resid = 0.02f / std::sqrt(2.0f * cfg_.n_layer);
+  auto normal = [&](float* w, int64_t n, float stddev) {
+    for (int64_t i = 0; i < n; i++) w[i] = rng.Normal() * stddev;
+  };
+  params_.Zero();  // biases and vocabulary padding rows stay zero
+  normal(p.wte, (int64_t)cfg_.vocab_size * C, std_base);
+  normal(p.wpe, (int64_t)cfg_.max_seq_len * C, std_base);
+  for (int64_t i = 0; i < L * C; i++) p.ln1w[i] = p.ln2w[i] = 1.0f;
+  for (int64_t i = 0; i < C; i++) p.lnfw[i] = 1.0f;
+  normal(p.qkvw, L * 3 * C * C, std_base);
+  normal(p.attprojw, L * C * C, std_resid);
+  normal(p.fcw, L * 4 * C * C, std_base);
+  normal(p.fcprojw, L * 4 * C * C, std_resid);
+}
+
+Status GPT2::PrepareBatch(int B, int T, int n_threads) {
+  if (B <= 0) return UsageError("--batch: must be positive (got {})", B);
+  if (T <= 0) return UsageError("--seq-len: must be positive (got {})", T);
+  if (T > cfg_.max_seq_len)
+    return UsageError("--seq-len: {} exceeds the model's maximum sequence length {}", T, cfg_.max_seq_len);
+  if (B <= B_ && T <= T_ && n_threads <= n_threads_) return Status();
+  B_ = B;
+  T_ = T;
+  n_threads_ = n_threads;
+  const int64_t L = cfg_.n_layer, C = cfg_.n_embd, NH = cfg_.n_head, Vp = cfg_.padded_vocab_size;
+  const int64_t BT = (int64_t)B * T;
+  const int64_t sizes[] = {BT * C,          L * BT * C,     L * BT,     L * BT,         L * BT * 3 * C, L * BT * C,
+                           L * B * NH * T * T, L * BT * C,  L * BT * C, L * BT * C,     L * BT,         L * BT,
+                           L * BT * 4 * C,  L * BT * 4 * C, L * BT * C, L * BT * C,     BT * C,         BT,
+                           BT,              BT * Vp,        BT,         BT};
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  act_arena_.Resize(total);
+  float* ptrs[std::size(sizes)];
+  float* base = act_arena_.data();
+  for (size_t i = 0; i < std::size(sizes); i++) {
+    ptrs[i] = base;
+    base += sizes[i];
+  }
+  acts_ = {ptrs[0],  ptrs[1],  ptrs[2],  ptrs[3],  ptrs[4],  ptrs[5],  ptrs[6],  ptrs[7],
+           ptrs[8],  ptrs[9],  ptrs[10], ptrs[11], ptrs[12], ptrs[13], ptrs[14], ptrs[15],
+           ptrs[16], ptrs[17], ptrs[18], ptrs[19], ptrs[20], ptrs[21]};
+
+  bwd_arena_.Resize(BT * C * 2 + BT * 3 * C + BT * C + BT * 4 * C + (int64_t)n_threads * T);
+  float* b = bwd_arena_.data();
+  bwd_.d_residual = b;  b += BT * C;
+  bwd_.d_ln = b;        b += BT * C;
+  bwd_.d_qkv = b;       b += BT * 3 * C;
+  bwd_.d_atty = b;      b += BT * C;
+  bwd_.d_fch = b;       b += BT * 4 * C;
+  bwd_.att_scratch = b;
+  return Status();
+}
+
+Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T,
+                     float* mean_loss) {
+  if (B > B_ || T > T_ || ctx.n_threads > n_threads_)
+    CPU_LLM_RETURN_IF_ERROR(PrepareBatch(std::max(B, B_), std::max(T, T_), std::max(ctx.n_threads, n_threads_)));
+  const int V = cfg_.vocab_size;
+  for (int i = 0; i < B * T; i++) {
+    if (tokens[i] < 0 || tokens[i] >= V)
+      return RuntimeError("input token id {} at batch position {} is outside the vocabulary (0..{})", tokens[i], i, V - 1);
+    if (targets && (targets[i] < 0 || targets[i] >= V))
+      return RuntimeError("target token id {} at batch position {} is outside the vocabulary (0..{})", targets[i], i, V - 1);
+  }
+  cur_B_ = B;
+  cur_T_ = T;
+  const int C = cfg_.n_embd, NH = cfg_.n_head, L = cfg_.n_layer, Vp = cfg_.padded_vocab_size;
+  const int BT = B * T;
+  const ParamView p = param_view();
+  const ActivationView& a = acts_;
+
+  encoder_forward(ctx, a.encoded, tokens, p.wte, p.wpe, B, T, C);
+  for (int l = 0; l < L; l++) {
+    const float* residual = l == 0 ? a.encoded : a.residual3 + (int64_t)(l - 1) * BT * C;
+    const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, o4 = 4 * o1, os = (int64_t)l * BT;
+    float* ln1 = a.ln1 + o1;
+    float* qkv = a.qkv + o3;
+    float* atty = a.atty + o1;
+    float* att = a.att + (int64_t)l * B * NH * T * T;
+    float* residual2 = a.residual2 + o1;
+    float* ln2 = a.ln2 + o1;
+    float* fch = a.fch + o4;
+    float* fch_gelu = a.fch_gelu + o4;
+
+    layernorm_forward(ctx, ln1, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);
+    matmul_forward(ctx, qkv, ln1, p.qkvw + (int64_t)l * 3 * C * C, p.qkvb + l * 3 * C, BT, C, 3 * C);
+    attention_forward(ctx, atty, att, qkv, B, T, C, NH);
+    matmul_forward(ctx, a.attproj + o1, atty, p.attprojw + (int64_t)l * C * C, p.attprojb + l * C, BT, C, C);
+    residual_forward(ctx, residual2, residual, a.attproj + o1, (int64_t)BT * C);
+    layernorm_forward(ctx, ln2, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, p.ln2b + l * C, BT, C);
+    matmul_forward(ctx, fch, ln2, p.fcw + (int64_t)l * 4 * C * C, p.fcb + l * 4 * C, BT, C, 4 * C);
+    gelu_forward(ctx, fch_gelu, fch, (int64_t)BT * 4 * C);
+    matmul_forward(ctx, a.fcproj + o1, fch_gelu, p.fcprojw + (int64_t)l * 4 * C * C, p.fcprojb + l * C, BT, 4 * C, C);
+    residual_forward(ctx, a.residual3 + o1, residual2, a.fcproj + o1, (int64_t)BT * C);
+  }
+  const float* last = a.residual3 + (int64_t)(L - 1) * BT * C;
+  layernorm_forward(ctx, a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, BT, C);
+  matmul_forward(ctx, a.logits, a.lnf, p.wte, nullptr, BT, C, Vp);
+
+  if (!targets) {
+    *mean_loss = NAN;
+    return Status();
+  }
+  crossentropy_forward(ctx, a.losses, a.lse, a.logits, targets, BT, V, Vp);
+  double sum = 0.0;
+  for (int i = 0; i < BT; i++) sum += a.losses[i];
+  *mean_loss = static_cast<float>(sum / BT);
+  return Status();
+}
+
+}  // namespace cpu_llm

@@ -1,0 +1,176 @@
+#include "train/checkpoint.h"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "core/file_io.h"
+
+namespace cpu_llm {
+namespace {
+
+constexpr int kHeaderInts = 256;
+
+Status CheckModelHeader(const std::string& path, const int32_t* h, uint64_t file_size, ModelConfig* cfg) {
+  if (h[0] != kModelMagic)
+    return RuntimeError("{}: not an llm.c model checkpoint (magic {}, expected {})", path, h[0], kModelMagic);
+  if (h[1] == kModelVersionBf16)
+    return RuntimeError("{}: bf16 checkpoints (version 5) are not supported yet; use a version 3 (fp32) file", path);
+  if (h[1] != kModelVersionFp32)
+    return RuntimeError("{}: unsupported checkpoint version {} (expected {})", path, h[1], kModelVersionFp32);
+  cfg->max_seq_len = h[2];
+  cfg->vocab_size = h[3];
+  cfg->n_layer = h[4];
+  cfg->n_head = h[5];
+  cfg->n_embd = h[6];
+  cfg->padded_vocab_size = h[7];
+  Status s = ValidateConfig(*cfg);
+  if (!s.ok()) return RuntimeError("{}: corrupt checkpoint header: {}", path, s.message());
+  // Reject absurd shapes before multiplying them out.
+  if (cfg->n_layer > 1024 || cfg->n_embd > 65536 || cfg->max_seq_len > (1 << 20) || cfg->padded_vocab_size > (1 << 24))
+    return RuntimeError("{}: corrupt checkpoint header: implausible model shape", path);
+  const uint64_t expected = kHeaderInts * sizeof(int32_t) + ParameterCount(*cfg) * sizeof(float);
+  if (file_size != expected)
+    return RuntimeError("{}: {} checkpoint: {} bytes, expected {} for {}", path,
+                        file_size < expected ? "truncated" : "corrupt", file_size, expected, DescribeConfig(*cfg));
+  return Status();
+}
+
+}  // namespace
+
+Status SaveModel(const std::string& path, const GPT2& model) {
+  const ModelConfig& c = model.config();
+  int32_t h[kHeaderInts] = {};
+  h[0] = kModelMagic;
+  h[1] = kModelVersionFp32;
+  h[2] = c.max_seq_len;
+  h[3] = c.vocab_size;
+  h[4] = c.n_layer;
+  h[5] = c.n_head;
+  h[6] = c.n_embd;
+  h[7] = c.padded_vocab_size;
+  AtomicFileWriter w(path);
+  w.Write(h, sizeof(h));
+  w.Write(model.params(), model.num_params() * sizeof(float));
+  return w.Finish();
+}
+
+Status ReadModelConfig(const std::string& path, ModelConfig* cfg) {
+  uint64_t size = 0;
+  CPU_LLM_RETURN_IF_ERROR(StatRegularFile(path, &size));
+  if (size < kHeaderInts * sizeof(int32_t))
+    return RuntimeError("{}: truncated checkpoint: {} bytes, shorter than the header", path, size);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return RuntimeError("{}: cannot open: {}", path, ErrnoText(errno));
+  int32_t h[kHeaderInts];
+  size_t got = std::fread(h, sizeof(int32_t), kHeaderInts, f);
+  std::fclose(f);
+  if (got != kHeaderInts) return RuntimeError("{}: cannot read the checkpoint header", path);
+  return CheckModelHeader(path, h, size, cfg);
+}
+
+Status LoadModel(const std::string& path, GPT2* model) {
+  ModelConfig cfg;
+  CPU_LLM_RETURN_IF_ERROR(ReadModelConfig(path, &cfg));
+  CPU_LLM_RETURN_IF_ERROR(model->Init(cfg));
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return RuntimeError("{}: cannot open: {}", path, ErrnoText(errno));
+  std::fseek(f, kHeaderInts * sizeof(int32_t), SEEK_SET);
+  size_t got = std::fread(model->params(), sizeof(float), model->num_params(), f);
+  std::fclose(f);
+  if (static_cast<int64_t>(got) != model->num_params()) return RuntimeError("{}: checkpoint changed while reading", path);
+  return Status();
+}
+
+Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt) {
+  const AdamW& o = opt;
+  const int64_t n = o.size();
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(st.model_file.data()), st.model_file.size());
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(o.m()), n * sizeof(float));
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(o.v()), n * sizeof(float));
+  int64_t h[kHeaderInts] = {};
+  h[0] = kStateMagic;
+  h[1] = kStateVersion;
+  h[2] = st.step;
+  h[3] = n;
+  h[4] = static_cast<int64_t>(st.rng_state);
+  h[5] = st.data.source;
+  h[6] = st.data.offset;
+  h[7] = st.data.epoch;
+  h[8] = st.batch;
+  h[9] = st.seq_len;
+  h[10] = st.seed;
+  h[11] = st.tokenizer_id;
+  h[12] = static_cast<int64_t>(crc);
+  h[13] = static_cast<int64_t>(st.model_file.size());
+  AtomicFileWriter w(path);
+  w.Write(h, sizeof(h));
+  w.Write(st.model_file.data(), st.model_file.size());
+  w.Write(o.m(), n * sizeof(float));
+  w.Write(o.v(), n * sizeof(float));
+  return w.Finish();
+}
+
+Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
+  std::vector<uint8_t> bytes;
+  CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(path, &bytes));
+  if (bytes.size() < kHeaderInts * sizeof(int64_t))
+    return RuntimeError("{}: truncated state file: {} bytes, shorter than the header", path, bytes.size());
+  int64_t h[kHeaderInts];
+  std::memcpy(h, bytes.data(), sizeof(h));
+  if (h[0] != kStateMagic) return RuntimeError("{}: not a cpu_llm state file (bad magic)", path);
+  if (h[1] != kStateVersion) return RuntimeError("{}: unsupported state file version {} (expected {})", path, h[1], kStateVersion);
+  const int64_t n = h[3], name_len = h[13];
+  if (n != opt->size())
+    return RuntimeError("{}: state holds {} optimizer values, the model has {} parameters", path, n, opt->size());
+  if (name_len < 0 || name_len > 4096) return RuntimeError("{}: corrupt state file (model name length)", path);
+  const uint64_t expected = sizeof(h) + name_len + 2 * n * sizeof(float);
+  if (bytes.size() != expected)
+    return RuntimeError("{}: {} state file: {} bytes, expected {}", path, bytes.size() < expected ? "truncated" : "corrupt",
+                        bytes.size(), expected);
+  const uint8_t* p = bytes.data() + sizeof(h);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32_z(crc, p, expected - sizeof(h));
+  if (static_cast<int64_t>(crc) != h[12]) return RuntimeError("{}: corrupt state file (checksum mismatch)", path);
+  st->step = h[2];
+  st->rng_state = static_cast<uint64_t>(h[4]);
+  st->data = {h[5], h[6], h[7]};
+  st->batch = h[8];
+  st->seq_len = h[9];
+  st->seed = h[10];
+  st->tokenizer_id = h[11];
+  st->model_file.assign(reinterpret_cast<const char*>(p), name_len);
+  p += name_len;
+  std::memcpy(opt->m(), p, n * sizeof(float));
+  std::memcpy(opt->v(), p + n * sizeof(float), n * sizeof(float));
+  return Status();
+}
+
+Status SaveCheckpoint(const std::string& dir, const GPT2& model, const AdamW& opt, TrainState st,
+                      std::string* state_path) {
+  const std::string model_name = fmt::format("model_{:08d}.bin", st.step);
+  CPU_LLM_RETURN_IF_ERROR(SaveModel(dir + "/" + model_name, model));
+  st.model_file = model_name;
+  const std::string path = fmt::format("{}/state_{:08d}.bin", dir, st.step);
+  CPU_LLM_RETURN_IF_ERROR(SaveState(path, st, opt));
+  if (state_path) *state_path = path;
+  return Status();
+}
+
+std::string FindLatestState(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string best;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("state_", 0) != 0 || name.size() != 18 || name.substr(14) != ".bin") continue;
+    const std::string model = dir + "/model_" + name.substr(6);
+    if (!fs::exists(model, ec)) continue;
+    if (best.empty() || name > fs::path(best).filename().string()) best = e.path().string();
+  }
+  return best;
+}
+
+}  // namespace cpu_llm

@@ -1,0 +1,63 @@
+// Checkpoints: the model in llm.c's format (so llm.c's trainer loads it) and,
+// beside it, a state file with everything else needed to resume exactly.
+// Both are written atomically; the state file is written second and names its
+// model file, so a state file on disk always has a complete model beside it.
+//
+// llm.c model file (version 3, fp32): 256 int32 header
+//   [0] 20240326  [1] 3  [2] maxT  [3] V  [4] L  [5] NH  [6] C  [7] Vp
+// then all parameters as float32 in ParamView order.
+//
+// State file (docs/FORMATS.md): 256 int64 header
+//   [0] 0x7374617465 ("state") magic  [1] version 1  [2] step
+//   [3] n_params  [4] rng state  [5] data source  [6] data offset
+//   [7] data epoch  [8] B  [9] T  [10] seed  [11] tokenizer id (0 bytes)
+//   [12] CRC-32 of everything after the header  [13] length of the model file name
+// then the model file name (bytes, relative to the state file's folder),
+// AdamW m (n_params float32), AdamW v (n_params float32).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "data/loader.h"
+#include "model/gpt2.h"
+#include "optim/adamw.h"
+
+namespace cpu_llm {
+
+constexpr int32_t kModelMagic = 20240326;
+constexpr int32_t kModelVersionFp32 = 3;
+constexpr int32_t kModelVersionBf16 = 5;
+constexpr int64_t kStateMagic = 0x7374617465;
+constexpr int64_t kStateVersion = 1;
+
+Status SaveModel(const std::string& path, const GPT2& model);
+// Reads the header only.
+Status ReadModelConfig(const std::string& path, ModelConfig* cfg);
+// Initialises `model` with the file's config and weights.
+Status LoadModel(const std::string& path, GPT2* model);
+
+struct TrainState {
+  int64_t step = 0;  // optimizer steps completed
+  uint64_t rng_state = 0;
+  LoaderPosition data;
+  int64_t batch = 0, seq_len = 0;
+  int64_t seed = 0;
+  int64_t tokenizer_id = 0;
+  std::string model_file;  // name of the model file, relative to the state file
+};
+
+Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt);
+// Loads the state and the optimizer moments (opt must be Init'ed with the
+// model's config, whose parameter count must match the file's).
+Status LoadState(const std::string& path, TrainState* st, AdamW* opt);
+
+// Writes model_<step>.bin then state_<step>.bin into dir; returns the state path.
+Status SaveCheckpoint(const std::string& dir, const GPT2& model, const AdamW& opt, TrainState st,
+                      std::string* state_path);
+// Newest state_*.bin in dir whose model file exists; empty if none.
+std::string FindLatestState(const std::string& dir);
+
+}  // namespace cpu_llm

@@ -1,0 +1,236 @@
+#include "train/trainer.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "core/file_io.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "data/corpus.h"
+#include "data/loader.h"
+#include "data/shard.h"
+#include "data/tokenizer.h"
+#include "model/gpt2.h"
+#include "train/checkpoint.h"
+#include "train/metrics.h"
+#include "train/sampler.h"
+
+namespace cpu_llm {
+namespace {
+
+Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelConfig* cfg) {
+  CPU_LLM_RETURN_IF_ERROR(ConfigFromName(opt.model, cfg));
+  cfg->vocab_size = tok.vocab_size();
+  if (opt.n_layer) cfg->n_layer = opt.n_layer;
+  if (opt.n_head) cfg->n_head = opt.n_head;
+  if (opt.n_embd) cfg->n_embd = opt.n_embd;
+  if (opt.max_seq_len) cfg->max_seq_len = opt.max_seq_len;
+  if (opt.vocab_size) cfg->vocab_size = opt.vocab_size;
+  // Positions past the training length would never be trained, so by
+  // default the model has exactly as many as it is trained on.
+  if (!opt.max_seq_len) cfg->max_seq_len = opt.seq_len;
+  if (opt.vocab_size && opt.vocab_size < tok.vocab_size())
+    return UsageError("--vocab: {} is smaller than the {} tokenizer's {} tokens", opt.vocab_size, tok.name(),
+                      tok.vocab_size());
+  cfg->padded_vocab_size = PadVocab(cfg->vocab_size);
+  return ValidateConfig(*cfg);
+}
+
+Status OpenData(const TrainOptions& opt, const Tokenizer& tok, int vocab, DataLoader* train, DataLoader* val,
+                bool* have_val) {
+  const int B = opt.batch, T = opt.seq_len;
+  if (opt.train_data.empty()) {
+    std::string text;
+    CPU_LLM_RETURN_IF_ERROR(LoadBundledCorpus(&text));
+    std::vector<int32_t> ids = tok.Encode(text);
+    std::vector<uint16_t> tokens;
+    tokens.reserve(ids.size() + 1);
+    tokens.push_back(static_cast<uint16_t>(tok.eot_token()));
+    for (int32_t id : ids) tokens.push_back(static_cast<uint16_t>(id));
+    std::vector<uint16_t> train_tokens, val_tokens;
+    SplitTrainVal(tokens, opt.val_fraction, (int64_t)B * T + 1, &train_tokens, &val_tokens);
+    CPU_LLM_RETURN_IF_ERROR(train->OpenTokens(std::move(train_tokens), "bundled corpus (train split)", B, T, vocab));
+    CPU_LLM_RETURN_IF_ERROR(val->OpenTokens(std::move(val_tokens), "bundled corpus (val split)", B, T, vocab));
+    *have_val = true;
+    return Status();
+  }
+  std::vector<std::string> paths;
+  CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.train_data, &paths));
+  CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, B, T, vocab));
+  *have_val = !opt.val_data.empty();
+  if (*have_val) {
+    CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.val_data, &paths));
+    CPU_LLM_RETURN_IF_ERROR(val->OpenShards(paths, B, T, vocab));
+  }
+  return Status();
+}
+
+Status Evaluate(const Context& ctx, GPT2& model, DataLoader& val, int n_batches, int B, int T,
+                std::vector<int32_t>& inputs, std::vector<int32_t>& targets, float* val_loss) {
+  CPU_LLM_RETURN_IF_ERROR(val.Reset());
+  double sum = 0.0;
+  for (int i = 0; i < n_batches; i++) {
+    CPU_LLM_RETURN_IF_ERROR(val.Next(inputs.data(), targets.data()));
+    float loss = 0.0f;
+    CPU_LLM_RETURN_IF_ERROR(model.Forward(ctx, inputs.data(), targets.data(), B, T, &loss));
+    sum += loss;
+  }
+  *val_loss = static_cast<float>(sum / n_batches);
+  return Status();
+}
+
+Status CheckOptions(const TrainOptions& opt) {
+  if (opt.batch <= 0) return UsageError("--batch: must be positive (got {})", opt.batch);
+  if (opt.seq_len <= 0) return UsageError("--seq-len: must be positive (got {})", opt.seq_len);
+  if (opt.steps < 0) return UsageError("--steps: must not be negative (got {})", opt.steps);
+  if (!(opt.lr > 0.0f) || !std::isfinite(opt.lr)) return UsageError("--lr: must be a positive number (got {})", opt.lr);
+  if (opt.warmup < 0) return UsageError("--warmup: must not be negative (got {})", opt.warmup);
+  if (opt.lr_final_frac < 0.0f || opt.lr_final_frac > 1.0f)
+    return UsageError("--lr-final-frac: must be in [0, 1] (got {})", opt.lr_final_frac);
+  if (opt.val_every < 0 || opt.val_batches <= 0)
+    return UsageError("--val-every must be >= 0 and --val-batches > 0 (got {} and {})", opt.val_every, opt.val_batches);
+  if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
+  if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
+  if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
+  return Status();
+}
+
+}  // namespace
+
+Status RunTraining(const TrainOptions& opt) {
+  CPU_LLM_RETURN_IF_ERROR(CheckOptions(opt));
+  const Context ctx{opt.threads > 0 ? opt.threads : DefaultThreadCount()};
+  std::unique_ptr<Tokenizer> tok;
+  CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(opt.tokenizer, &tok));
+  CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(opt.out_dir));
+
+  // Model: a resumed run or --init-from takes the config from the file.
+  GPT2 model;
+  TrainState state;
+  std::string resume_state;
+  if (opt.resume) {
+    resume_state = FindLatestState(opt.out_dir);
+    if (resume_state.empty()) return RuntimeError("{}: --resume: no checkpoint found in this folder", opt.out_dir);
+  }
+  if (!resume_state.empty() || !opt.init_from.empty()) {
+    std::string model_path = opt.init_from;
+    // state_<step>.bin is written after model_<step>.bin, which it names.
+    if (!resume_state.empty())
+      model_path = opt.out_dir + "/model_" + std::filesystem::path(resume_state).filename().string().substr(6);
+    CPU_LLM_RETURN_IF_ERROR(LoadModel(model_path, &model));
+    if (model.config().vocab_size < tok->vocab_size())
+      return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({})", model_path,
+                          model.config().vocab_size, tok->name(), tok->vocab_size());
+    if (opt.seq_len > model.config().max_seq_len)
+      return UsageError("--seq-len: {} exceeds the model's maximum sequence length {} ({})", opt.seq_len,
+                        model.config().max_seq_len, model_path);
+  } else {
+    ModelConfig cfg;
+    CPU_LLM_RETURN_IF_ERROR(ResolveModelConfig(opt, *tok, &cfg));
+    CPU_LLM_RETURN_IF_ERROR(model.Init(cfg));
+    Rng init_rng(opt.seed);
+    model.InitWeights(init_rng);
+  }
+  const ModelConfig& cfg = model.config();
+  const int B = opt.batch, T = opt.seq_len;
+  CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads));
+
+  DataLoader train_data, val_data;
+  bool have_val = false;
+  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, *tok, cfg.vocab_size, &train_data, &val_data, &have_val));
+
+  AdamW adamw;
+  adamw.Init(cfg, opt.adamw);
+  Rng rng(opt.seed ^ 0x5EED5EEDull);
+  if (!resume_state.empty()) {
+    CPU_LLM_RETURN_IF_ERROR(LoadState(resume_state, &state, &adamw));
+    if ("model_" + std::filesystem::path(resume_state).filename().string().substr(6) != state.model_file)
+      return RuntimeError("{}: names model file '{}', not the one beside it", resume_state, state.model_file);
+    if (state.batch != B || state.seq_len != T)
+      return UsageError("--resume: the checkpoint was trained with B={} T={}; pass the same --batch and --seq-len",
+                        state.batch, state.seq_len);
+    CPU_LLM_RETURN_IF_ERROR(train_data.Seek(state.data));
+    rng.set_state(state.rng_state);
+  }
+
+  MetricsLog metrics;
+  CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl"));
+  fmt::print("model: {}\n", DescribeConfig(cfg));
+  fmt::print("data: train {}{}\n", train_data.description(), have_val ? ", val " + val_data.description() : "");
+  fmt::print("batch: B={} T={} ({} tokens/step), threads {}, steps {}{}\n", B, T, B * T, ctx.n_threads, opt.steps,
+             resume_state.empty() ? "" : fmt::format(", resuming at step {}", state.step));
+  fmt::print("memory: params {:.1f} MB, grads {:.1f} MB, adamw {:.1f} MB, activations {:.1f} MB\n",
+             model.param_bytes() / 1e6, model.grad_bytes() / 1e6, adamw.state_bytes() / 1e6,
+             model.activation_bytes() / 1e6);
+  std::fflush(stdout);
+
+  const LrSchedule schedule{opt.lr, opt.warmup, std::max(opt.steps, 1), opt.lr_final_frac};
+  std::vector<int32_t> inputs((size_t)B * T), targets((size_t)B * T);
+  auto save = [&](int step) -> Status {
+    TrainState st{step, rng.state(), train_data.position(), B, T, (int64_t)opt.seed, 0, ""};
+    std::string path;
+    CPU_LLM_RETURN_IF_ERROR(SaveCheckpoint(opt.out_dir, model, adamw, st, &path));
+    fmt::print("checkpoint: {}\n", path);
+    return Status();
+  };
+  auto validate = [&](int step) -> Status {
+    if (!have_val) return Status();
+    float val_loss = 0.0f;
+    CPU_LLM_RETURN_IF_ERROR(Evaluate(ctx, model, val_data, opt.val_batches, B, T, inputs, targets, &val_loss));
+    fmt::print("step {:5d} | val loss {:.4f}\n", step, val_loss);
+    return metrics.Append({{"step", step}, {"val_loss", val_loss}});
+  };
+
+  for (int step = static_cast<int>(state.step) + 1; step <= opt.steps; step++) {
+    Timer timer;
+    CPU_LLM_RETURN_IF_ERROR(train_data.Next(inputs.data(), targets.data()));
+    float loss = 0.0f;
+    model.ZeroGrad();
+    CPU_LLM_RETURN_IF_ERROR(model.Forward(ctx, inputs.data(), targets.data(), B, T, &loss));
+    model.Backward(ctx, inputs.data(), targets.data(), 1.0f);
+    const float norm = GlobalGradNorm(ctx, model.grads(), model.num_params());
+    const float clip = opt.adamw.grad_clip;
+    const float scale = (clip > 0.0f && norm > clip) ? clip / norm : 1.0f;
+    const float lr = schedule.At(step);
+    adamw.Update(ctx, model.params(), model.grads(), lr, scale, step);
+    const double ms = timer.Ms();
+    const double tok_s = B * T / (ms / 1000.0);
+    if (!std::isfinite(loss)) return RuntimeError("step {}: the loss is not finite ({})", step, loss);
+    if (opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == opt.steps)) {
+      fmt::print("step {:5d}/{} | loss {:.4f} | lr {:.2e} | norm {:.4f} | {:.1f} ms | {:.0f} tok/s\n", step,
+                 opt.steps, loss, lr, norm, ms, tok_s);
+      std::fflush(stdout);
+    }
+    CPU_LLM_RETURN_IF_ERROR(metrics.Append(
+        {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"tok_s", tok_s}}));
+    if (opt.val_every > 0 && step % opt.val_every == 0 && step != opt.steps) CPU_LLM_RETURN_IF_ERROR(validate(step));
+    if (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0 && step != opt.steps)
+      CPU_LLM_RETURN_IF_ERROR(save(step));
+  }
+  const int final_step = std::max(opt.steps, static_cast<int>(state.step));
+  CPU_LLM_RETURN_IF_ERROR(validate(final_step));
+  CPU_LLM_RETURN_IF_ERROR(save(final_step));
+  fmt::print("peak RSS: {:.1f} MB\n", PeakRssBytes() / 1e6);
+
+  if (opt.sample_tokens > 0) {
+    SampleOptions so;
+    so.max_new_tokens = opt.sample_tokens;
+    so.temperature = opt.sample_temperature;
+    so.top_k = opt.sample_top_k;
+    so.stop_token = tok->eot_token();
+    std::vector<int32_t> prompt = tok->Encode(opt.sample_prompt);
+    prompt.insert(prompt.begin(), tok->eot_token());
+    fmt::print("sample:\n{}", opt.sample_prompt);
+    CPU_LLM_RETURN_IF_ERROR(Generate(ctx, model, prompt, so, rng, [&](int32_t id) {
+      fmt::print("{}", tok->Decode(id));
+      std::fflush(stdout);
+    }));
+    fmt::print("\n");
+  }
+  return Status();
+}
+
+}  // namespace cpu_llm

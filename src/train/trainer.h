@@ -1,0 +1,48 @@
+// The training loop: data, model, AdamW, schedule, validation, metrics,
+// checkpoints and a closing sample, driven by TrainOptions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "model/config.h"
+#include "optim/adamw.h"
+
+namespace cpu_llm {
+
+struct TrainOptions {
+  // Model: a preset name, then explicit overrides (0 = keep the preset's).
+  std::string model = "d4";
+  int n_layer = 0, n_head = 0, n_embd = 0, max_seq_len = 0, vocab_size = 0;
+  std::string init_from;  // llm.c checkpoint to start from (fine-tuning)
+
+  // Data: empty train_data means the bundled corpus.
+  std::string tokenizer = "bytes";
+  std::string train_data, val_data;
+  double val_fraction = 0.05;  // bundled corpus only
+
+  int batch = 16, seq_len = 128;
+  int steps = 600;
+  float lr = 2e-3f;
+  int warmup = 40;
+  float lr_final_frac = 0.1f;
+  AdamWConfig adamw;
+  uint64_t seed = 1337;
+  int threads = 0;  // 0 = all
+
+  int val_every = 100, val_batches = 8;
+  int log_every = 1;
+  std::string out_dir = "runs/default";
+  int checkpoint_every = 0;  // 0 = only at the end
+  bool resume = false;
+
+  int sample_tokens = 300;  // printed after training; 0 = none
+  std::string sample_prompt = "And it came to pass";
+  float sample_temperature = 0.8f;
+  int sample_top_k = 40;
+};
+
+Status RunTraining(const TrainOptions& opt);
+
+}  // namespace cpu_llm
