@@ -1,1 +1,186 @@
+// GPT2 model behaviour beyond PyTorch parity: configs, input checks, the KV
+// cache against the full forward pass, and determinism.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/rng.h"
+#include "model/config.h"
+#include "model/gpt2.h"
+#include "model/kv_cache.h"
+
+namespace cpu_llm {
+namespace {
+
+ModelConfig TinyConfig() {
+  ModelConfig c;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_embd = 32;
+  c.max_seq_len = 24;
+  c.vocab_size = 257;
+  c.padded_vocab_size = PadVocab(257);
+  return c;
+}
+
+std::vector<int32_t> RandomTokens(Rng& rng, int n, int V) {
+  std::vector<int32_t> t(n);
+  for (int& x : t) x = static_cast<int>(rng.NextU64() % V);
+  return t;
+}
+
+TEST(ModelConfig, NamedPresets) {
+  ModelConfig c;
+  ASSERT_TRUE(ConfigFromName("gpt2", &c).ok());
+  EXPECT_EQ(c.n_layer, 12);
+  EXPECT_EQ(c.n_head, 12);
+  EXPECT_EQ(c.n_embd, 768);
+  c.vocab_size = 50257;
+  c.padded_vocab_size = PadVocab(50257);
+  c.max_seq_len = 1024;
+  EXPECT_EQ(c.padded_vocab_size, 50304);
+  EXPECT_EQ(ParameterCount(c), 124475904);  // llm.c's figure for GPT-2 124M
+  ASSERT_TRUE(ConfigFromName("d24", &c).ok());
+  EXPECT_EQ(c.n_embd, 1024);
+  EXPECT_EQ(c.n_head, 16);
+  ASSERT_TRUE(ConfigFromName("d6", &c).ok());
+  EXPECT_EQ(c.n_embd, 384);
+  EXPECT_EQ(c.n_head, 6);
+  for (const char* bad : {"", "d", "d0", "d49", "dx", "gpt3", "d6x"}) {
+    Status s = ConfigFromName(bad, &c);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_EQ(s.exit_code(), 2);
+  }
+}
+
+TEST(ModelConfig, ValidationNamesTheProblem) {
+  ModelConfig c = TinyConfig();
+  c.n_embd = 30;  // not divisible by 4 heads
+  Status s = ValidateConfig(c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("divisible"), std::string::npos);
+  c = TinyConfig();
+  c.n_layer = 0;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c = TinyConfig();
+  c.padded_vocab_size = 100;
+  EXPECT_FALSE(ValidateConfig(c).ok());
+}
+
+TEST(Model, RejectsOutOfRangeTokensAndShapes) {
+  GPT2 m;
+  ASSERT_TRUE(m.Init(TinyConfig()).ok());
+  Rng rng(1);
+  m.InitWeights(rng);
+  Context ctx{1};
+  EXPECT_FALSE(m.PrepareBatch(0, 8, 1).ok());
+  EXPECT_FALSE(m.PrepareBatch(2, 25, 1).ok());  // T > max_seq_len
+  ASSERT_TRUE(m.PrepareBatch(2, 8, 1).ok());
+  std::vector<int32_t> tokens = RandomTokens(rng, 16, 257), targets = RandomTokens(rng, 16, 257);
+  float loss = 0;
+  tokens[5] = 257;
+  Status s = m.Forward(ctx, tokens.data(), targets.data(), 2, 8, &loss);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("257"), std::string::npos);
+  tokens[5] = 3;
+  targets[7] = -1;
+  EXPECT_FALSE(m.Forward(ctx, tokens.data(), targets.data(), 2, 8, &loss).ok());
+}
+
+TEST(Model, InitialLossIsNearUniform) {
+  GPT2 m;
+  ASSERT_TRUE(m.Init(TinyConfig()).ok());
+  Rng rng(7);
+  m.InitWeights(rng);
+  ASSERT_TRUE(m.PrepareBatch(4, 16, 2).ok());
+  std::vector<int32_t> tokens = RandomTokens(rng, 64, 257), targets = RandomTokens(rng, 64, 257);
+  float loss = 0;
+  ASSERT_TRUE(m.Forward(Context{2}, tokens.data(), targets.data(), 4, 16, &loss).ok());
+  EXPECT_NEAR(loss, std::log(257.0f), 0.1f);
+}
+
+// Each incremental decode step must give the same logits as the full causal
+// forward pass at that position.
+TEST(Model, KVCacheMatchesFullForward) {
+  const ModelConfig cfg = TinyConfig();
+  GPT2 m;
+  ASSERT_TRUE(m.Init(cfg).ok());
+  Rng rng(3);
+  m.InitWeights(rng);
+  const int T = cfg.max_seq_len;
+  std::vector<int32_t> tokens = RandomTokens(rng, T, cfg.vocab_size);
+  ASSERT_TRUE(m.PrepareBatch(1, T, 2).ok());
+  float loss;
+  ASSERT_TRUE(m.Forward(Context{2}, tokens.data(), nullptr, 1, T, &loss).ok());
+  std::vector<float> full(m.acts().logits, m.acts().logits + (size_t)T * cfg.padded_vocab_size);
+
+  KVCache cache;
+  ASSERT_TRUE(cache.Init(cfg, T).ok());
+  std::vector<float> logits(cfg.padded_vocab_size);
+  for (int t = 0; t < T; t++) {
+    ASSERT_TRUE(cache.Step(Context{1}, m, tokens[t], t, logits.data()).ok());
+    double max_diff = 0;
+    for (int v = 0; v < cfg.vocab_size; v++)
+      max_diff = std::max(max_diff, (double)std::fabs(logits[v] - full[(size_t)t * cfg.padded_vocab_size + v]));
+    ASSERT_LT(max_diff, 1e-5) << "position " << t;
+  }
+  EXPECT_FALSE(cache.Step(Context{1}, m, tokens[0], T, logits.data()).ok());  // past the cache
+  EXPECT_FALSE(cache.Step(Context{1}, m, 999, 0, logits.data()).ok());        // bad token
+}
+
+// Same seed, same thread count: bit-identical gradients. Different thread
+// counts too, since every kernel owns disjoint outputs and sums in a fixed order.
+TEST(Model, GradientsAreDeterministicAcrossThreadCounts) {
+  const ModelConfig cfg = TinyConfig();
+  std::vector<float> first;
+  for (int threads : {1, 2, 2}) {
+    GPT2 m;
+    ASSERT_TRUE(m.Init(cfg).ok());
+    Rng rng(11);
+    m.InitWeights(rng);
+    std::vector<int32_t> tokens = RandomTokens(rng, 3 * 20, cfg.vocab_size);
+    std::vector<int32_t> targets = RandomTokens(rng, 3 * 20, cfg.vocab_size);
+    ASSERT_TRUE(m.PrepareBatch(3, 20, threads).ok());
+    float loss;
+    m.ZeroGrad();
+    ASSERT_TRUE(m.Forward(Context{threads}, tokens.data(), targets.data(), 3, 20, &loss).ok());
+    m.Backward(Context{threads}, tokens.data(), targets.data(), 1.0f);
+    std::vector<float> g(m.grads(), m.grads() + m.num_params());
+    if (first.empty()) first = g;
+    else ASSERT_EQ(0, std::memcmp(first.data(), g.data(), g.size() * sizeof(float))) << threads << " threads";
+  }
+}
+
+// Backward adds to the gradients: two calls give twice one call, and
+// grad_scale scales linearly (the basis of gradient accumulation).
+TEST(Model, BackwardAccumulatesAndScales) {
+  const ModelConfig cfg = TinyConfig();
+  GPT2 m;
+  ASSERT_TRUE(m.Init(cfg).ok());
+  Rng rng(5);
+  m.InitWeights(rng);
+  std::vector<int32_t> tokens = RandomTokens(rng, 32, cfg.vocab_size), targets = RandomTokens(rng, 32, cfg.vocab_size);
+  ASSERT_TRUE(m.PrepareBatch(2, 16, 1).ok());
+  Context ctx{1};
+  float loss;
+  auto grads_after = [&](int calls, float scale) {
+    m.ZeroGrad();
+    for (int i = 0; i < calls; i++) {
+      EXPECT_TRUE(m.Forward(ctx, tokens.data(), targets.data(), 2, 16, &loss).ok());
+      m.Backward(ctx, tokens.data(), targets.data(), scale);
+    }
+    return std::vector<float>(m.grads(), m.grads() + m.num_params());
+  };
+  std::vector<float> one = grads_after(1, 1.0f), two = grads_after(2, 1.0f), half = grads_after(1, 0.5f);
+  double max_ref = 0;
+  for (float g : one) max_ref = std::max(max_ref, (double)std::fabs(g));
+  for (size_t i = 0; i < one.size(); i++) {
+    ASSERT_NEAR(two[i], 2 * one[i], 1e-6 * max_ref) << i;
+    ASSERT_NEAR(half[i], 0.5f * one[i], 1e-6 * max_ref) << i;
+  }
+}
+
+}  // namespace
+}  // namespace cpu_llm

@@ -17,6 +17,7 @@
 #include "train/checkpoint.h"
 #include "train/metrics.h"
 #include "train/sampler.h"
+#include "train/step.h"
 
 namespace cpu_llm {
 namespace {
@@ -187,15 +188,10 @@ Status RunTraining(const TrainOptions& opt) {
   for (int step = static_cast<int>(state.step) + 1; step <= opt.steps; step++) {
     Timer timer;
     CPU_LLM_RETURN_IF_ERROR(train_data.Next(inputs.data(), targets.data()));
-    float loss = 0.0f;
-    model.ZeroGrad();
-    CPU_LLM_RETURN_IF_ERROR(model.Forward(ctx, inputs.data(), targets.data(), B, T, &loss));
-    model.Backward(ctx, inputs.data(), targets.data(), 1.0f);
-    const float norm = GlobalGradNorm(ctx, model.grads(), model.num_params());
-    const float clip = opt.adamw.grad_clip;
-    const float scale = (clip > 0.0f && norm > clip) ? clip / norm : 1.0f;
     const float lr = schedule.At(step);
-    adamw.Update(ctx, model.params(), model.grads(), lr, scale, step);
+    StepStats stats;
+    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, lr, step, &stats));
+    const float loss = stats.loss, norm = stats.grad_norm;
     const double ms = timer.Ms();
     const double tok_s = B * T / (ms / 1000.0);
     if (!std::isfinite(loss)) return RuntimeError("step {}: the loss is not finite ({})", step, loss);
