@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages cpu_llm needs to build and test. Installs only
+# what is missing, so it is quick on a machine that already has them.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake make
+  libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev
+  libgtest-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
