@@ -1,1 +1,504 @@
+// Kernel tests: each fast kernel against the plain float reference on shapes
+// that hit every tail path, the reference backward against central finite
+// differences in double, thread-count independence, the decode path of
+// attention and the padded-vocabulary contract of cross-entropy.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "core/context.h"
+#include "core/rng.h"
+#include "kernels/attention.h"
+#include "kernels/crossentropy.h"
+#include "kernels/encoder.h"
+#include "kernels/gelu.h"
+#include "kernels/layernorm.h"
+#include "kernels/matmul.h"
+#include "kernels/reference/reference.h"
+#include "kernels/residual.h"
+#include "test_util.h"
+
+namespace cpu_llm {
+namespace {
+
+using test::Convert;
+using test::Dot;
+using test::ExpectAllNear;
+using test::ExpectBitEqual;
+using test::ExpectGradMatchesFD;
+using test::MaxAbs;
+using test::RandomTokens;
+using test::RandomVec;
+using V = std::vector<float>;
+using VD = std::vector<double>;
+
+const Context kContexts[] = {Context{1}, Context{2}};
+
+// Fast float kernel vs float reference. Both round every term of a reduction
+// of length K; for random-signed terms the accumulated error is about
+// eps_f * sqrt(K) * magnitude (eps_f = 6e-8), so 1e-5 * sqrt(K) * max|value|
+// leaves a ~100x margin for different summation orders and FMA contraction,
+// while a wrong, missing or doubled term (an error of order magnitude/sqrt(K)
+// or more) stays far above it.
+double Tol(int64_t K, double magnitude) { return 1e-5 * std::sqrt(static_cast<double>(K)) * magnitude; }
+
+// ---------------------------------------------------------------- matmul
+
+TEST(KernelsMatmul, MatchesReference) {
+  Rng rng(11);
+  for (int N : {1, 5, 7, 13, 24})
+    for (int C : {3, 17, 64, 100})
+      for (int OC : {1, 5, 70, 130}) {
+        SCOPED_TRACE(fmt::format("N={} C={} OC={}", N, C, OC));
+        const V inp = RandomVec(rng, N * C), w = RandomVec(rng, OC * C), b = RandomVec(rng, OC);
+        const V dout = RandomVec(rng, N * OC), dw0 = RandomVec(rng, OC * C), db0 = RandomVec(rng, OC);
+        V out_nb(N * OC), out_b(N * OC), dinp(N * C), dw = dw0, db = db0;
+        ref::matmul_forward(out_nb.data(), inp.data(), w.data(), static_cast<const float*>(nullptr), N, C, OC);
+        ref::matmul_forward(out_b.data(), inp.data(), w.data(), b.data(), N, C, OC);
+        ref::matmul_backward(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+        for (const Context& ctx : kContexts) {
+          SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+          V got(N * OC, NAN);
+          matmul_forward(ctx, got.data(), inp.data(), w.data(), nullptr, N, C, OC);
+          ExpectAllNear(got, out_nb, Tol(C, MaxAbs(out_nb)), "out (no bias)");
+          matmul_forward(ctx, got.data(), inp.data(), w.data(), b.data(), N, C, OC);
+          ExpectAllNear(got, out_b, Tol(C + 1, MaxAbs(out_b)), "out (bias)");
+
+          // dinp is overwritten (pre-filled with NaN), dweight/dbias accumulate.
+          V g_dinp(N * C, NAN), g_dw = dw0, g_db = db0;
+          matmul_backward(ctx, g_dinp.data(), g_dw.data(), g_db.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+          ExpectAllNear(g_dinp, dinp, Tol(OC, MaxAbs(dinp)), "dinp");
+          ExpectAllNear(g_dw, dw, Tol(N + 1, MaxAbs(dw)), "dweight");
+          ExpectAllNear(g_db, db, Tol(N + 1, MaxAbs(db)), "dbias");
+
+          // Optional outputs skipped: dweight must come out the same.
+          V g_dw2 = dw0;
+          matmul_backward(ctx, nullptr, g_dw2.data(), nullptr, dout.data(), inp.data(), w.data(), N, C, OC);
+          ExpectAllNear(g_dw2, dw, Tol(N + 1, MaxAbs(dw)), "dweight (null dinp, dbias)");
+        }
+      }
+}
+
+TEST(KernelsMatmul, BackwardMatchesFiniteDifferences) {
+  Rng rng(12);
+  const int N = 3, C = 5, OC = 4;
+  VD inp = Convert<double>(RandomVec(rng, N * C)), w = Convert<double>(RandomVec(rng, OC * C));
+  VD b = Convert<double>(RandomVec(rng, OC));
+  const VD R = Convert<double>(RandomVec(rng, N * OC));
+  auto L = [&] {
+    VD out(N * OC);
+    ref::matmul_forward(out.data(), inp.data(), w.data(), b.data(), N, C, OC);
+    return Dot(out, R);
+  };
+  VD dinp(N * C), dw(OC * C, 0.0), db(OC, 0.0);
+  ref::matmul_backward(dinp.data(), dw.data(), db.data(), R.data(), inp.data(), w.data(), N, C, OC);
+  ExpectGradMatchesFD(inp, dinp, L, "dinp");
+  ExpectGradMatchesFD(w, dw, L, "dweight");
+  ExpectGradMatchesFD(b, db, L, "dbias");
+}
+
+TEST(KernelsMatmul, BackwardIndependentOfThreadCount) {
+  Rng rng(13);
+  const int N = 37, C = 100, OC = 70;
+  const V inp = RandomVec(rng, N * C), w = RandomVec(rng, OC * C), dout = RandomVec(rng, N * OC);
+  const V dw0 = RandomVec(rng, OC * C), db0 = RandomVec(rng, OC);
+  V dinp[2], dw[2], db[2];
+  for (int i = 0; i < 2; i++) {
+    dinp[i].assign(N * C, 0.0f);
+    dw[i] = dw0;
+    db[i] = db0;
+    matmul_backward(kContexts[i], dinp[i].data(), dw[i].data(), db[i].data(), dout.data(), inp.data(), w.data(), N,
+                    C, OC);
+  }
+  ExpectBitEqual(dinp[0], dinp[1], "dinp");
+  ExpectBitEqual(dw[0], dw[1], "dweight");
+  ExpectBitEqual(db[0], db[1], "dbias");
+}
+
+// ------------------------------------------------------------- layernorm
+
+TEST(KernelsLayernorm, MatchesReference) {
+  Rng rng(21);
+  for (int N : {1, 5, 7, 13})
+    for (int C : {3, 17, 64, 100}) {
+      SCOPED_TRACE(fmt::format("N={} C={}", N, C));
+      V inp = RandomVec(rng, N * C, 2.0f);
+      for (auto& x : inp) x += 0.5f;  // a nonzero mean
+      const V w = RandomVec(rng, C), b = RandomVec(rng, C), dout = RandomVec(rng, N * C);
+      const V dinp0 = RandomVec(rng, N * C), dw0 = RandomVec(rng, C), db0 = RandomVec(rng, C);
+      V out(N * C), mean(N), rstd(N), dinp = dinp0, dw = dw0, db = db0;
+      ref::layernorm_forward(out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C);
+      ref::layernorm_backward(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(), mean.data(),
+                              rstd.data(), N, C);
+      for (const Context& ctx : kContexts) {
+        SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+        V g_out(N * C, NAN), g_mean(N, NAN), g_rstd(N, NAN);
+        layernorm_forward(ctx, g_out.data(), g_mean.data(), g_rstd.data(), inp.data(), w.data(), b.data(), N, C);
+        ExpectAllNear(g_out, out, Tol(C, MaxAbs(out)), "out");
+        ExpectAllNear(g_mean, mean, Tol(C, MaxAbs(mean) + MaxAbs(inp) / C), "mean");
+        ExpectAllNear(g_rstd, rstd, Tol(C, MaxAbs(rstd)), "rstd");
+        // All three gradients accumulate into the pre-filled buffers.
+        V g_dinp = dinp0, g_dw = dw0, g_db = db0;
+        layernorm_backward(ctx, g_dinp.data(), g_dw.data(), g_db.data(), dout.data(), inp.data(), w.data(),
+                           mean.data(), rstd.data(), N, C);
+        ExpectAllNear(g_dinp, dinp, Tol(C + 1, MaxAbs(dinp)), "dinp");
+        ExpectAllNear(g_dw, dw, Tol(N + 1, MaxAbs(dw)), "dweight");
+        ExpectAllNear(g_db, db, Tol(N + 1, MaxAbs(db)), "dbias");
+      }
+    }
+}
+
+TEST(KernelsLayernorm, BackwardMatchesFiniteDifferences) {
+  Rng rng(22);
+  const int N = 3, C = 7;
+  VD inp = Convert<double>(RandomVec(rng, N * C)), w = Convert<double>(RandomVec(rng, C));
+  VD b = Convert<double>(RandomVec(rng, C));
+  const VD R = Convert<double>(RandomVec(rng, N * C));
+  VD mean(N), rstd(N);
+  auto L = [&] {
+    VD out(N * C), m(N), s(N);
+    ref::layernorm_forward(out.data(), m.data(), s.data(), inp.data(), w.data(), b.data(), N, C);
+    return Dot(out, R);
+  };
+  VD out(N * C);
+  ref::layernorm_forward(out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C);
+  VD dinp(N * C, 0.0), dw(C, 0.0), db(C, 0.0);
+  ref::layernorm_backward(dinp.data(), dw.data(), db.data(), R.data(), inp.data(), w.data(), mean.data(),
+                          rstd.data(), N, C);
+  ExpectGradMatchesFD(inp, dinp, L, "dinp");
+  ExpectGradMatchesFD(w, dw, L, "dweight");
+  ExpectGradMatchesFD(b, db, L, "dbias");
+}
+
+TEST(KernelsLayernorm, BackwardIndependentOfThreadCount) {
+  Rng rng(23);
+  const int N = 29, C = 100;
+  const V inp = RandomVec(rng, N * C), w = RandomVec(rng, C), b = RandomVec(rng, C), dout = RandomVec(rng, N * C);
+  V out(N * C), mean(N), rstd(N);
+  layernorm_forward(kContexts[0], out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C);
+  V dinp[2], dw[2], db[2];
+  for (int i = 0; i < 2; i++) {
+    dinp[i].assign(N * C, 0.5f);
+    dw[i].assign(C, 0.25f);
+    db[i].assign(C, -0.25f);
+    layernorm_backward(kContexts[i], dinp[i].data(), dw[i].data(), db[i].data(), dout.data(), inp.data(), w.data(),
+                       mean.data(), rstd.data(), N, C);
+  }
+  ExpectBitEqual(dinp[0], dinp[1], "dinp");
+  ExpectBitEqual(dw[0], dw[1], "dweight");
+  ExpectBitEqual(db[0], db[1], "dbias");
+}
+
+// --------------------------------------------------------------- encoder
+
+TEST(KernelsEncoder, MatchesReference) {
+  Rng rng(31);
+  struct Shape {
+    int B, T, C;
+  };
+  for (Shape s : {Shape{1, 1, 3}, Shape{2, 5, 17}, Shape{3, 7, 64}, Shape{2, 13, 100}, Shape{1, 4, 130}}) {
+    const int B = s.B, T = s.T, C = s.C, Vp = 7, maxT = T + 2;
+    SCOPED_TRACE(fmt::format("B={} T={} C={}", B, T, C));
+    const std::vector<int32_t> tok = RandomTokens(rng, B * T, Vp);  // 7 ids: repeats for B*T > 7
+    const V wte = RandomVec(rng, Vp * C), wpe = RandomVec(rng, maxT * C), dout = RandomVec(rng, B * T * C);
+    const V dwte0 = RandomVec(rng, Vp * C), dwpe0 = RandomVec(rng, maxT * C);
+    V out(B * T * C), dwte = dwte0, dwpe = dwpe0;
+    ref::encoder_forward(out.data(), tok.data(), wte.data(), wpe.data(), B, T, C);
+    ref::encoder_backward(dwte.data(), dwpe.data(), dout.data(), tok.data(), B, T, C);
+    for (const Context& ctx : kContexts) {
+      SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+      V g_out(B * T * C, NAN);
+      encoder_forward(ctx, g_out.data(), tok.data(), wte.data(), wpe.data(), B, T, C);
+      ExpectBitEqual(g_out, out, "out");  // a single correctly rounded add
+      V g_dwte = dwte0, g_dwpe = dwpe0;
+      encoder_backward(ctx, g_dwte.data(), g_dwpe.data(), dout.data(), tok.data(), B, T, C);
+      ExpectAllNear(g_dwte, dwte, Tol(B * T + 1, MaxAbs(dwte)), "dwte");
+      ExpectAllNear(g_dwpe, dwpe, Tol(B + 1, MaxAbs(dwpe)), "dwpe");
+    }
+  }
+}
+
+TEST(KernelsEncoder, BackwardMatchesFiniteDifferences) {
+  Rng rng(32);
+  const int B = 2, T = 3, C = 4, Vp = 5, maxT = 4;
+  const std::vector<int32_t> tok = {1, 3, 1, 3, 3, 0};  // repeats within and across rows; 2 and 4 unused
+  VD wte = Convert<double>(RandomVec(rng, Vp * C)), wpe = Convert<double>(RandomVec(rng, maxT * C));
+  const VD R = Convert<double>(RandomVec(rng, B * T * C));
+  auto L = [&] {
+    VD out(B * T * C);
+    ref::encoder_forward(out.data(), tok.data(), wte.data(), wpe.data(), B, T, C);
+    return Dot(out, R);
+  };
+  VD dwte(Vp * C, 0.0), dwpe(maxT * C, 0.0);
+  ref::encoder_backward(dwte.data(), dwpe.data(), R.data(), tok.data(), B, T, C);
+  ExpectGradMatchesFD(wte, dwte, L, "dwte");
+  ExpectGradMatchesFD(wpe, dwpe, L, "dwpe");
+}
+
+TEST(KernelsEncoder, BackwardIndependentOfThreadCount) {
+  Rng rng(33);
+  const int B = 4, T = 16, C = 200, Vp = 11;
+  const std::vector<int32_t> tok = RandomTokens(rng, B * T, Vp);
+  const V dout = RandomVec(rng, B * T * C), dwte0 = RandomVec(rng, Vp * C), dwpe0 = RandomVec(rng, T * C);
+  V dwte[2] = {dwte0, dwte0}, dwpe[2] = {dwpe0, dwpe0};
+  for (int i = 0; i < 2; i++)
+    encoder_backward(kContexts[i], dwte[i].data(), dwpe[i].data(), dout.data(), tok.data(), B, T, C);
+  ExpectBitEqual(dwte[0], dwte[1], "dwte");
+  ExpectBitEqual(dwpe[0], dwpe[1], "dwpe");
+}
+
+// ------------------------------------------------------------- attention
+
+struct AttnShape {
+  int B, T, C, NH;
+};
+const AttnShape kAttnShapes[] = {{1, 1, 4, 1},  {1, 2, 6, 2},   {1, 5, 15, 5},  {2, 7, 12, 1},
+                                 {2, 7, 12, 3}, {1, 13, 64, 4}, {3, 6, 40, 2},  {2, 17, 24, 6}};
+
+// Lower triangle (t2 <= t) of each softmax row: the only entries defined.
+V CausalPart(const V& att, int rows, int T) {
+  V out;
+  for (int r = 0; r < rows; r++)
+    for (int t2 = 0; t2 <= r % T; t2++) out.push_back(att[(int64_t)r * T + t2]);
+  return out;
+}
+
+TEST(KernelsAttention, MatchesReference) {
+  Rng rng(41);
+  for (const AttnShape& s : kAttnShapes) {
+    const int B = s.B, T = s.T, C = s.C, NH = s.NH, hs = C / NH;
+    SCOPED_TRACE(fmt::format("B={} T={} C={} NH={}", B, T, C, NH));
+    const V qkv = RandomVec(rng, B * T * 3 * C), dout = RandomVec(rng, B * T * C);
+    V out(B * T * C), att(B * NH * T * T), dqkv(B * T * 3 * C);
+    ref::attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH);
+    ref::attention_backward(dqkv.data(), dout.data(), qkv.data(), att.data(), B, T, C, NH);
+    // The fast backward gets the reference softmax with NaN above the
+    // diagonal, which it must not read.
+    V att_nan = att;
+    for (int r = 0; r < B * NH * T; r++)
+      for (int t2 = r % T + 1; t2 < T; t2++) att_nan[(int64_t)r * T + t2] = NAN;
+    for (const Context& ctx : kContexts) {
+      SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+      V g_out(B * T * C, NAN), g_att(B * NH * T * T, NAN);
+      attention_forward(ctx, g_out.data(), g_att.data(), qkv.data(), B, T, C, NH);
+      ExpectAllNear(g_out, out, Tol(T * hs, MaxAbs(out)), "out");
+      ExpectAllNear(CausalPart(g_att, B * NH * T, T), CausalPart(att, B * NH * T, T), Tol(T * hs, 1.0), "att");
+      V g_dqkv(B * T * 3 * C, NAN), scratch(ctx.n_threads * T, NAN);  // dqkv is overwritten
+      attention_backward(ctx, g_dqkv.data(), scratch.data(), dout.data(), qkv.data(), att_nan.data(), B, T, C, NH);
+      ExpectAllNear(g_dqkv, dqkv, Tol(T * hs, MaxAbs(dqkv)), "dqkv");
+    }
+  }
+}
+
+TEST(KernelsAttention, BackwardMatchesFiniteDifferences) {
+  Rng rng(42);
+  for (AttnShape s : {AttnShape{2, 3, 6, 2}, AttnShape{1, 4, 3, 1}}) {
+    const int B = s.B, T = s.T, C = s.C, NH = s.NH;
+    SCOPED_TRACE(fmt::format("B={} T={} C={} NH={}", B, T, C, NH));
+    VD qkv = Convert<double>(RandomVec(rng, B * T * 3 * C));
+    const VD R = Convert<double>(RandomVec(rng, B * T * C));
+    VD att(B * NH * T * T);
+    auto L = [&] {
+      VD out(B * T * C);
+      ref::attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH);
+      return Dot(out, R);
+    };
+    L();  // leaves the softmax of the unperturbed qkv in att
+    VD dqkv(B * T * 3 * C);
+    ref::attention_backward(dqkv.data(), R.data(), qkv.data(), att.data(), B, T, C, NH);
+    ExpectGradMatchesFD(qkv, dqkv, L, "dqkv");
+  }
+}
+
+TEST(KernelsAttention, BackwardIndependentOfThreadCount) {
+  Rng rng(43);
+  // Enough work per (b, h) task that the two threads run at the same time.
+  const int B = 2, T = 96, C = 48, NH = 3;
+  const V qkv = RandomVec(rng, B * T * 3 * C), dout = RandomVec(rng, B * T * C);
+  V out(B * T * C), att(B * NH * T * T);
+  attention_forward(kContexts[0], out.data(), att.data(), qkv.data(), B, T, C, NH);
+  V dqkv[2];
+  for (int i = 0; i < 2; i++) {
+    dqkv[i].assign(B * T * 3 * C, 0.0f);
+    V scratch(kContexts[i].n_threads * T);
+    attention_backward(kContexts[i], dqkv[i].data(), scratch.data(), dout.data(), qkv.data(), att.data(), B, T, C,
+                       NH);
+  }
+  ExpectBitEqual(dqkv[0], dqkv[1], "dqkv");
+}
+
+TEST(KernelsAttention, DecodeMatchesForwardRows) {
+  Rng rng(44);
+  for (AttnShape s : {AttnShape{1, 9, 12, 3}, AttnShape{1, 6, 8, 1}, AttnShape{1, 11, 64, 4}}) {
+    const int T = s.T, C = s.C, NH = s.NH, hs = C / NH;
+    SCOPED_TRACE(fmt::format("T={} C={} NH={}", T, C, NH));
+    const V qkv = RandomVec(rng, T * 3 * C);
+    V out(T * C), att(NH * T * T);
+    attention_forward(kContexts[0], out.data(), att.data(), qkv.data(), 1, T, C, NH);
+    const double tol = Tol(T * hs, MaxAbs(out));
+    // Caches of row stride C, filled one position at a time as generation
+    // does; rows not yet written are NaN and must not be read.
+    V k_cache(T * C, NAN), v_cache(T * C, NAN);
+    for (int t = 0; t < T; t++) {
+      SCOPED_TRACE(fmt::format("t={}", t));
+      for (int c = 0; c < C; c++) {
+        k_cache[t * C + c] = qkv[t * 3 * C + C + c];
+        v_cache[t * C + c] = qkv[t * 3 * C + 2 * C + c];
+      }
+      const V want(out.begin() + t * C, out.begin() + (t + 1) * C);
+      V got(C, NAN), scratch(T, NAN);
+      attention_decode(got.data(), scratch.data(), &qkv[t * 3 * C], k_cache.data(), v_cache.data(), C, t + 1, C, NH);
+      ExpectAllNear(got, want, tol, "decode, ld = C");
+      // The same with the keys and values read in place from qkv (ld = 3C).
+      V got2(C, NAN);
+      attention_decode(got2.data(), scratch.data(), &qkv[t * 3 * C], &qkv[C], &qkv[2 * C], 3 * C, t + 1, C, NH);
+      ExpectAllNear(got2, want, tol, "decode, ld = 3C");
+    }
+  }
+}
+
+// ------------------------------------------------------------------ gelu
+
+TEST(KernelsGelu, MatchesReference) {
+  Rng rng(51);
+  for (int N : {1, 5, 7, 13, 100, 1027}) {
+    SCOPED_TRACE(fmt::format("N={}", N));
+    const V inp = RandomVec(rng, N, 3.0f), dout = RandomVec(rng, N);
+    V out(N), dinp(N);
+    ref::gelu_forward(out.data(), inp.data(), N);
+    ref::gelu_backward(dinp.data(), inp.data(), dout.data(), N);
+    for (const Context& ctx : kContexts) {
+      SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+      V g_out(N, NAN), g_dinp(N, NAN);  // both overwritten
+      gelu_forward(ctx, g_out.data(), inp.data(), N);
+      ExpectAllNear(g_out, out, Tol(1, MaxAbs(out)), "out");
+      gelu_backward(ctx, g_dinp.data(), inp.data(), dout.data(), N);
+      ExpectAllNear(g_dinp, dinp, Tol(1, MaxAbs(dinp)), "dinp");
+    }
+  }
+}
+
+TEST(KernelsGelu, BackwardMatchesFiniteDifferences) {
+  Rng rng(52);
+  const int N = 64;
+  VD inp = Convert<double>(RandomVec(rng, N, 2.5f));
+  const VD R = Convert<double>(RandomVec(rng, N));
+  auto L = [&] {
+    VD out(N);
+    ref::gelu_forward(out.data(), inp.data(), N);
+    return Dot(out, R);
+  };
+  VD dinp(N);
+  ref::gelu_backward(dinp.data(), inp.data(), R.data(), N);
+  ExpectGradMatchesFD(inp, dinp, L, "dinp");
+}
+
+// -------------------------------------------------------------- residual
+
+TEST(KernelsResidual, MatchesReference) {
+  Rng rng(61);
+  for (int N : {1, 5, 7, 13, 1027}) {
+    const V a = RandomVec(rng, N), b = RandomVec(rng, N);
+    V want(N);
+    ref::residual_forward(want.data(), a.data(), b.data(), N);
+    for (const Context& ctx : kContexts) {
+      V got(N, NAN);
+      residual_forward(ctx, got.data(), a.data(), b.data(), N);
+      ExpectBitEqual(got, want, fmt::format("N={} threads={}", N, ctx.n_threads));
+    }
+  }
+}
+
+// ---------------------------------------------------------- crossentropy
+
+TEST(KernelsCrossentropy, MatchesReference) {
+  Rng rng(71);
+  const float dloss = 0.37f;
+  for (int N : {1, 5, 7, 13})
+    for (int Vr : {3, 17, 100, 130})
+      for (int Vp : {Vr, Vr + 5, (Vr + 127) / 128 * 128}) {
+        SCOPED_TRACE(fmt::format("N={} V={} Vp={}", N, Vr, Vp));
+        const V logits = RandomVec(rng, N * Vp, 3.0f);
+        const std::vector<int32_t> tgt = RandomTokens(rng, N, Vr);
+        V losses(N), lse(N), dlogits(N * Vp);
+        ref::crossentropy_forward(losses.data(), lse.data(), logits.data(), tgt.data(), N, Vr, Vp);
+        ref::crossentropy_backward(dlogits.data(), logits.data(), lse.data(), tgt.data(), dloss, N, Vr, Vp);
+        for (const Context& ctx : kContexts) {
+          SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+          V g_losses(N, NAN), g_lse(N, NAN), g_dlogits(N * Vp, NAN);  // all overwritten
+          crossentropy_forward(ctx, g_losses.data(), g_lse.data(), logits.data(), tgt.data(), N, Vr, Vp);
+          ExpectAllNear(g_lse, lse, Tol(Vr, MaxAbs(lse)), "lse");
+          ExpectAllNear(g_losses, losses, Tol(Vr, MaxAbs(lse) + MaxAbs(logits)), "losses");
+          crossentropy_backward(ctx, g_dlogits.data(), logits.data(), lse.data(), tgt.data(), dloss, N, Vr, Vp);
+          // Each entry is exp(x - lse) * dloss: the error is that of lse, ~eps * |lse|.
+          ExpectAllNear(g_dlogits, dlogits, Tol(Vr, dloss * (1.0 + MaxAbs(lse))), "dlogits");
+          // In place: the gradient replaces the logits, with the same bits.
+          V inplace = logits;
+          crossentropy_backward(ctx, inplace.data(), inplace.data(), lse.data(), tgt.data(), dloss, N, Vr, Vp);
+          ExpectBitEqual(inplace, g_dlogits, "dlogits (in place)");
+        }
+      }
+}
+
+TEST(KernelsCrossentropy, PaddingIsIgnored) {
+  Rng rng(72);
+  const int N = 7, Vr = 10;
+  for (int Vp : {16, 128}) {
+    SCOPED_TRACE(fmt::format("Vp={}", Vp));
+    V zero_pad = RandomVec(rng, N * Vp, 2.0f);
+    for (int n = 0; n < N; n++)
+      for (int v = Vr; v < Vp; v++) zero_pad[n * Vp + v] = 0.0f;
+    V huge_pad = zero_pad;  // a padding column read anywhere turns the result into inf/NaN
+    for (int n = 0; n < N; n++)
+      for (int v = Vr; v < Vp; v++) huge_pad[n * Vp + v] = 1e30f;
+    const std::vector<int32_t> tgt = RandomTokens(rng, N, Vr);
+    for (const Context& ctx : kContexts) {
+      SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+      V losses0(N), lse0(N), losses1(N), lse1(N);
+      crossentropy_forward(ctx, losses0.data(), lse0.data(), zero_pad.data(), tgt.data(), N, Vr, Vp);
+      crossentropy_forward(ctx, losses1.data(), lse1.data(), huge_pad.data(), tgt.data(), N, Vr, Vp);
+      ExpectBitEqual(losses1, losses0, "losses");
+      ExpectBitEqual(lse1, lse0, "lse");
+      for (float l : losses0) EXPECT_TRUE(std::isfinite(l) && l > 0.0f);
+      V d0(N * Vp, NAN), d1(N * Vp, NAN);
+      crossentropy_backward(ctx, d0.data(), zero_pad.data(), lse0.data(), tgt.data(), 1.0f, N, Vr, Vp);
+      crossentropy_backward(ctx, d1.data(), huge_pad.data(), lse0.data(), tgt.data(), 1.0f, N, Vr, Vp);
+      ExpectBitEqual(d1, d0, "dlogits");
+      V inplace = huge_pad;
+      crossentropy_backward(ctx, inplace.data(), inplace.data(), lse0.data(), tgt.data(), 1.0f, N, Vr, Vp);
+      ExpectBitEqual(inplace, d0, "dlogits (in place)");
+      for (int n = 0; n < N; n++) {
+        double row_sum = 0.0;  // softmax - onehot sums to 0 over the real columns
+        for (int v = 0; v < Vr; v++) row_sum += d1[n * Vp + v];
+        EXPECT_NEAR(row_sum, 0.0, 1e-6) << "row " << n;
+        EXPECT_LT(d1[n * Vp + tgt[n]], 0.0f) << "row " << n;
+        for (int v = Vr; v < Vp; v++) EXPECT_EQ(d1[n * Vp + v], 0.0f) << "row " << n << " column " << v;
+      }
+    }
+  }
+}
+
+TEST(KernelsCrossentropy, BackwardMatchesFiniteDifferences) {
+  Rng rng(73);
+  const int N = 4, Vr = 6, Vp = 8;
+  VD logits = Convert<double>(RandomVec(rng, N * Vp, 2.0f));
+  const std::vector<int32_t> tgt = {2, 0, 5, 2};
+  const VD R = Convert<double>(RandomVec(rng, N));
+  auto L = [&] {
+    VD losses(N), lse(N);
+    ref::crossentropy_forward(losses.data(), lse.data(), logits.data(), tgt.data(), N, Vr, Vp);
+    return Dot(losses, R);
+  };
+  VD losses(N), lse(N), dlogits(N * Vp);
+  ref::crossentropy_forward(losses.data(), lse.data(), logits.data(), tgt.data(), N, Vr, Vp);
+  // dloss is one scalar per call, so each row is its own call with dloss = R[n].
+  for (int n = 0; n < N; n++)
+    ref::crossentropy_backward(&dlogits[n * Vp], &logits[n * Vp], &lse[n], &tgt[n], R[n], 1, Vr, Vp);
+  ExpectGradMatchesFD(logits, dlogits, L, "dlogits");  // padding columns: 0 both ways
+}
+
+}  // namespace
+}  // namespace cpu_llm
