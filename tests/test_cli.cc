@@ -1,1 +1,380 @@
+// The cpu_llm binary end to end: every bad flag or file gives exit code 2
+// (usage) or 1 (runtime) and exactly one line on stderr naming the culprit,
+// never a crash; the good paths train, checkpoint, resume and sample.
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
+#include "data/shard.h"
+#include "model/gpt2.h"
+#include "test_io_util.h"
+#include "train/checkpoint.h"
+
+namespace cpu_llm {
+namespace {
+
+using ::cpu_llm::testing::ByteTokens;
+using ::cpu_llm::testing::CountLines;
+using ::cpu_llm::testing::ProcessResult;
+using ::cpu_llm::testing::RawShard;
+using ::cpu_llm::testing::ReadBytes;
+using ::cpu_llm::testing::ReadText;
+using ::cpu_llm::testing::TempDir;
+using ::cpu_llm::testing::WriteBytes;
+using ::cpu_llm::testing::WriteText;
+
+class Cli : public ::testing::Test {
+ protected:
+  ProcessResult Run(const std::vector<std::string>& args) {
+    ProcessResult r = ::cpu_llm::testing::RunProcess(CPU_LLM_BINARY, args, dir_.path());
+    EXPECT_FALSE(r.signaled) << "killed by signal " << r.signal << "\nstderr: " << r.err;
+    return r;
+  }
+
+  // A tiny, fast training command writing into `out`.
+  std::vector<std::string> Train(const std::string& out, std::vector<std::string> extra = {}, std::string B = "2",
+                                 std::string T = "16", bool tiny_model = true) {
+    std::vector<std::string> a = {"train",   "--batch", B,         "--seq-len", T,   "--steps",       steps_,
+                                  "--val-batches", "1",   "--sample-tokens", "5",   "--threads", threads_, "--out", out};
+    if (tiny_model) a.insert(a.end(), {"--model", "d1", "--channels", "32", "--heads", "2"});
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // Expects a clean failure: the exit code, and one stderr line naming `what`.
+  void ExpectError(const ProcessResult& r, int code, const std::string& what) {
+    ASSERT_FALSE(r.signaled);
+    EXPECT_EQ(r.exit_code, code) << "stderr: " << r.err;
+    EXPECT_EQ(CountLines(r.err), 1u) << "stderr: " << r.err;
+    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << "stderr: " << r.err;
+    EXPECT_HAS_SUBSTR(r.err, "error: ");
+    EXPECT_HAS_SUBSTR(r.err, what);
+  }
+
+  void ExpectSuccess(const ProcessResult& r) {
+    ASSERT_FALSE(r.signaled);
+    EXPECT_EQ(r.exit_code, 0) << "stderr: " << r.err << "\nstdout: " << r.out;
+    EXPECT_EQ(r.err, "");
+  }
+
+  std::string Out() const { return dir_ / "run"; }
+
+  std::string steps_ = "3", threads_ = "1";  // used by Train()
+
+  TempDir dir_;
+};
+
+// Loss values printed on the step lines, as text.
+std::vector<std::string> StepLosses(const std::string& out) {
+  std::vector<std::string> losses;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t at = line.find("| loss ");
+    if (line.rfind("step ", 0) == 0 && at != std::string::npos) losses.push_back(line.substr(at + 7, 6));
+  }
+  return losses;
+}
+
+std::vector<nlohmann::json> ReadMetrics(const std::string& path) {
+  std::vector<nlohmann::json> records;
+  std::istringstream in(ReadText(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    EXPECT_TRUE(j.is_object()) << line;
+    records.push_back(j);
+  }
+  return records;
+}
+
+// A random-weight tiny model file, written without running the binary.
+std::string WriteTinyModel(const std::string& path, int vocab = 257) {
+  ModelConfig c;
+  c.n_layer = 1;
+  c.n_head = 2;
+  c.n_embd = 16;
+  c.max_seq_len = 32;
+  c.vocab_size = vocab;
+  c.padded_vocab_size = PadVocab(vocab);
+  GPT2 model;
+  EXPECT_TRUE(model.Init(c).ok());
+  Rng rng(1);
+  model.InitWeights(rng);
+  EXPECT_TRUE(SaveModel(path, model).ok());
+  return path;
+}
+
+// ---------------------------------------------------------------- usage errors
+
+TEST_F(Cli, UnknownFlag) {
+  ExpectError(Run(Train(Out(), {"--bogus"})), 2, "--bogus");
+  ExpectError(Run({"--bogus"}), 2, "--bogus");
+  ExpectError(Run({"sample", "--checkpoint", "x.bin", "--bogus-flag"}), 2, "--bogus-flag");
+}
+
+TEST_F(Cli, MissingSubcommand) { ExpectError(Run({}), 2, "subcommand"); }
+
+TEST_F(Cli, UnknownSubcommand) { ExpectError(Run({"trian"}), 2, "trian"); }
+
+TEST_F(Cli, BatchZero) { ExpectError(Run(Train(Out(), {}, "0")), 2, "--batch"); }
+
+TEST_F(Cli, BatchNegative) { ExpectError(Run(Train(Out(), {}, "-3")), 2, "--batch"); }
+
+TEST_F(Cli, SeqLenZero) { ExpectError(Run(Train(Out(), {}, "2", "0")), 2, "--seq-len"); }
+
+TEST_F(Cli, SeqLenAboveMaxSeqLen) {
+  ExpectError(Run(Train(Out(), {"--max-seq-len", "16"}, "2", "32")), 2, "--seq-len");
+}
+
+TEST_F(Cli, ChannelsNotDivisibleByHeads) {
+  ExpectError(Run(Train(Out(), {"--model", "d1", "--channels", "30", "--heads", "4"}, "2", "16", false)), 2,
+              "--channels");
+}
+
+TEST_F(Cli, NonNumericLearningRate) { ExpectError(Run(Train(Out(), {"--lr", "abc"})), 2, "--lr"); }
+
+TEST_F(Cli, NegativeLearningRate) { ExpectError(Run(Train(Out(), {"--lr", "-1"})), 2, "--lr"); }
+
+TEST_F(Cli, UnknownModel) {
+  ProcessResult r = Run(Train(Out(), {"--model", "nope"}, "2", "16", false));
+  ExpectError(r, 2, "--model");
+  EXPECT_HAS_SUBSTR(r.err, "nope");
+}
+
+TEST_F(Cli, UnknownTokenizer) {
+  ProcessResult r = Run(Train(Out(), {"--tokenizer", "nope"}));
+  ExpectError(r, 2, "--tokenizer");
+  EXPECT_HAS_SUBSTR(r.err, "nope");
+}
+
+// ---------------------------------------------------------------- bad data
+
+TEST_F(Cli, TrainDataMissingFile) {
+  const std::string p = dir_ / "missing.bin";
+  ExpectError(Run(Train(Out(), {"--train-data", p})), 1, p);
+}
+
+TEST_F(Cli, TrainDataDirectory) {
+  const std::string p = dir_ / "shards";
+  std::filesystem::create_directory(p);
+  ExpectError(Run(Train(Out(), {"--train-data", p})), 1, p);
+}
+
+TEST_F(Cli, TrainDataWrongMagic) {
+  const std::string p = dir_ / "magic.bin";
+  std::vector<uint8_t> b = RawShard(12345, 1, 100, std::vector<uint16_t>(100, 65));
+  WriteBytes(p, b.data(), b.size());
+  ExpectError(Run(Train(Out(), {"--train-data", p})), 1, p);
+}
+
+TEST_F(Cli, TrainDataTruncatedShard) {
+  const std::string p = dir_ / "trunc.bin";
+  std::vector<uint8_t> b = RawShard(20240520, 1, 200, std::vector<uint16_t>(100, 65));
+  WriteBytes(p, b.data(), b.size());
+  ExpectError(Run(Train(Out(), {"--train-data", p})), 1, p);
+}
+
+TEST_F(Cli, TrainDataTokenOutsideVocabulary) {
+  const std::string p = dir_ / "vocab.bin";
+  std::vector<uint16_t> t(100, 65);
+  t[10] = 300;  // the byte tokenizer has 257 tokens
+  ASSERT_TRUE(WriteShard(p, t).ok());
+  ProcessResult r = Run(Train(Out(), {"--train-data", p}));
+  ExpectError(r, 1, p);
+  EXPECT_HAS_SUBSTR(r.err, "300");
+}
+
+TEST_F(Cli, TrainDataSmallerThanOneBatch) {
+  const std::string p = dir_ / "small.bin";
+  ASSERT_TRUE(WriteShard(p, std::vector<uint16_t>(32, 65)).ok());  // B*T+1 = 33
+  ExpectError(Run(Train(Out(), {"--train-data", p})), 1, p);
+}
+
+TEST_F(Cli, TrainDataEmptyGlob) {
+  const std::string p = dir_ / "train_*.bin";
+  ExpectError(Run(Train(Out(), {"--train-data", p})), 1, p);
+}
+
+TEST_F(Cli, ValDataMissing) {
+  const std::string train = dir_ / "train.bin", val = dir_ / "val_*.bin";
+  ASSERT_TRUE(WriteShard(train, std::vector<uint16_t>(100, 65)).ok());
+  ExpectError(Run(Train(Out(), {"--train-data", train, "--val-data", val})), 1, val);
+}
+
+TEST_F(Cli, OutputFolderUnderARegularFile) {
+  WriteText(dir_ / "plain", "a file");
+  const std::string out = dir_ / "plain/run";
+  ExpectError(Run(Train(out)), 1, out);
+}
+
+TEST_F(Cli, ResumeWithoutCheckpoint) { ExpectError(Run(Train(Out(), {"--resume"})), 1, Out()); }
+
+TEST_F(Cli, InitFromMissingModel) {
+  const std::string p = dir_ / "nope.bin";
+  ExpectError(Run(Train(Out(), {"--init-from", p})), 1, p);
+}
+
+// ---------------------------------------------------------------- sample errors
+
+TEST_F(Cli, SampleMissingCheckpoint) {
+  const std::string p = dir_ / "model.bin";
+  ExpectError(Run({"sample", "--checkpoint", p}), 1, p);
+}
+
+TEST_F(Cli, SampleTruncatedCheckpoint) {
+  const std::string p = WriteTinyModel(dir_ / "model.bin");
+  std::vector<uint8_t> b = ReadBytes(p);
+  WriteBytes(p, b.data(), b.size() - 100);
+  ExpectError(Run({"sample", "--checkpoint", p, "--tokens", "5"}), 1, p);
+  WriteBytes(p, b.data(), 600);  // inside the header
+  ExpectError(Run({"sample", "--checkpoint", p, "--tokens", "5"}), 1, p);
+}
+
+TEST_F(Cli, SampleWrongMagic) {
+  const std::string p = WriteTinyModel(dir_ / "model.bin");
+  std::vector<uint8_t> b = ReadBytes(p);
+  b[0] ^= 0xFF;
+  WriteBytes(p, b.data(), b.size());
+  ExpectError(Run({"sample", "--checkpoint", p, "--tokens", "5"}), 1, p);
+}
+
+TEST_F(Cli, SampleUnknownVocabulary) {
+  const std::string p = WriteTinyModel(dir_ / "model.bin", 1000);
+  ExpectError(Run({"sample", "--checkpoint", p, "--tokens", "5"}), 1, p);
+}
+
+TEST_F(Cli, SampleZeroTokens) {
+  const std::string p = WriteTinyModel(dir_ / "model.bin");
+  ExpectError(Run({"sample", "--checkpoint", p, "--tokens", "0"}), 2, "--tokens");
+}
+
+TEST_F(Cli, SampleNegativeTemperature) {
+  const std::string p = WriteTinyModel(dir_ / "model.bin");
+  ExpectError(Run({"sample", "--checkpoint", p, "--temperature", "-1"}), 2, "--temperature");
+}
+
+TEST_F(Cli, SampleMissingCheckpointFlag) { ExpectError(Run({"sample", "--tokens", "5"}), 2, "--checkpoint"); }
+
+// ---------------------------------------------------------------- good paths
+
+TEST_F(Cli, HelpListsTheFlags) {
+  ProcessResult r = Run({"train", "--help"});
+  ExpectSuccess(r);
+  for (const char* flag : {"--batch", "--seq-len", "--steps", "--lr", "--resume", "--train-data", "--val-data",
+                           "--out", "--model", "--threads", "--seed", "--checkpoint-every", "--sample-tokens"})
+    EXPECT_HAS_SUBSTR(r.out, flag);
+  r = Run({"sample", "--help"});
+  ExpectSuccess(r);
+  for (const char* flag : {"--checkpoint", "--top-k", "--temperature", "--tokens", "--prompt", "--seed"})
+    EXPECT_HAS_SUBSTR(r.out, flag);
+}
+
+TEST_F(Cli, TrainThenSample) {
+  ProcessResult r = Run(Train(Out()));
+  ExpectSuccess(r);
+  EXPECT_HAS_SUBSTR(r.out, "step     1/3");
+  EXPECT_HAS_SUBSTR(r.out, "step     3/3");
+  EXPECT_EQ(StepLosses(r.out).size(), 3u);
+  const std::string model = Out() + "/model_00000003.bin";
+  EXPECT_TRUE(std::filesystem::is_regular_file(model));
+  EXPECT_TRUE(std::filesystem::is_regular_file(Out() + "/state_00000003.bin"));
+
+  std::vector<nlohmann::json> records = ReadMetrics(Out() + "/metrics.jsonl");
+  int steps = 0, vals = 0;
+  for (const nlohmann::json& j : records) {
+    ASSERT_TRUE(j.contains("step")) << j.dump();
+    if (j.contains("val_loss")) {
+      vals++;
+      continue;
+    }
+    steps++;
+    EXPECT_EQ(j["step"], steps) << j.dump();
+    for (const char* key : {"loss", "lr", "grad_norm", "ms", "tok_s"}) {
+      ASSERT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
+      EXPECT_TRUE(j[key].is_number()) << j.dump();
+    }
+  }
+  EXPECT_EQ(steps, 3);
+  EXPECT_EQ(vals, 1);
+
+  const std::string prompt = "In the beginning";
+  std::vector<std::string> args = {"sample", "--checkpoint", model, "--tokens", "20", "--temperature", "0",
+                                   "--prompt", prompt, "--threads", "1"};
+  ProcessResult s = Run(args);
+  ExpectSuccess(s);
+  EXPECT_EQ(s.out.rfind(prompt, 0), 0u) << s.out;
+  EXPECT_GT(s.out.size(), prompt.size());
+  ProcessResult s2 = Run(args);  // greedy decoding is deterministic
+  ExpectSuccess(s2);
+  EXPECT_EQ(s2.out, s.out);
+}
+
+TEST_F(Cli, ResumeContinuesAfterTheLastStep) {
+  ExpectSuccess(Run(Train(Out())));
+  const size_t lines_before = ReadMetrics(Out() + "/metrics.jsonl").size();
+  steps_ = "5";
+  ProcessResult r = Run(Train(Out(), {"--resume"}));
+  ExpectSuccess(r);
+  EXPECT_HAS_SUBSTR(r.out, "resuming at step 3");
+  EXPECT_HAS_SUBSTR(r.out, "step     4/5");
+  EXPECT_HAS_SUBSTR(r.out, "step     5/5");
+  EXPECT_EQ(r.out.find("step     1/5"), std::string::npos) << r.out;
+  EXPECT_EQ(StepLosses(r.out).size(), 2u);
+  EXPECT_TRUE(std::filesystem::is_regular_file(Out() + "/state_00000005.bin"));
+
+  std::vector<nlohmann::json> records = ReadMetrics(Out() + "/metrics.jsonl");
+  EXPECT_GT(records.size(), lines_before);
+  std::vector<int> steps;
+  for (const nlohmann::json& j : records)
+    if (j.contains("loss")) steps.push_back(j["step"].get<int>());
+  EXPECT_EQ(steps, (std::vector<int>{1, 2, 3, 4, 5}));
+}
+
+TEST_F(Cli, ResumeWithOtherBatchIsAUsageError) {
+  ExpectSuccess(Run(Train(Out())));
+  ExpectError(Run(Train(Out(), {"--resume"}, "3")), 2, "--batch");
+}
+
+TEST_F(Cli, SameSeedSameLosses) {
+  threads_ = "2";
+  ProcessResult a = Run(Train(dir_ / "a", {"--seed", "42"}));
+  ProcessResult b = Run(Train(dir_ / "b", {"--seed", "42"}));
+  ExpectSuccess(a);
+  ExpectSuccess(b);
+  std::vector<std::string> la = StepLosses(a.out), lb = StepLosses(b.out);
+  ASSERT_EQ(la.size(), 3u);
+  EXPECT_EQ(la, lb);
+  std::vector<nlohmann::json> ma = ReadMetrics(dir_ / "a/metrics.jsonl"), mb = ReadMetrics(dir_ / "b/metrics.jsonl");
+  ASSERT_EQ(ma.size(), mb.size());
+  for (size_t i = 0; i < ma.size(); i++) {
+    EXPECT_EQ(ma[i].value("loss", -1.0), mb[i].value("loss", -1.0));
+    EXPECT_EQ(ma[i].value("val_loss", -1.0), mb[i].value("val_loss", -1.0));
+  }
+  EXPECT_EQ(ReadBytes(dir_ / "a/model_00000003.bin"), ReadBytes(dir_ / "b/model_00000003.bin"));
+}
+
+TEST_F(Cli, TrainOnShards) {
+  const std::string data = dir_ / "data";
+  std::filesystem::create_directory(data);
+  std::string text = "In the beginning God created the heaven and the earth. ";
+  for (int i = 0; i < 3; i++) text += text;  // 440 bytes
+  ASSERT_TRUE(WriteShard(data + "/train_000.bin", ByteTokens(text)).ok());
+  ASSERT_TRUE(WriteShard(data + "/train_001.bin", ByteTokens(text.substr(0, 100))).ok());
+  ASSERT_TRUE(WriteShard(data + "/val.bin", ByteTokens(text.substr(7, 200))).ok());
+  ProcessResult r = Run(Train(Out(), {"--train-data", data + "/train_*.bin", "--val-data", data + "/val.bin"}));
+  ExpectSuccess(r);
+  EXPECT_HAS_SUBSTR(r.out, "2 shard(s), 540 tokens");
+  EXPECT_HAS_SUBSTR(r.out, "val 1 shard(s), 200 tokens");
+  EXPECT_HAS_SUBSTR(r.out, "val loss");
+  EXPECT_TRUE(std::filesystem::is_regular_file(Out() + "/model_00000003.bin"));
+}
+
+}  // namespace
+}  // namespace cpu_llm

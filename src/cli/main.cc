@@ -3,6 +3,7 @@
 // 0 success, 1 runtime error (files, I/O, numerics), 2 usage error.
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "cli/commands.h"
@@ -28,7 +29,11 @@ int main(int argc, char** argv) {
     const char* sub = nullptr;
     for (auto& [cmd, run] : commands)
       if (cmd->parsed()) sub = cmd->get_name().c_str();
-    std::fprintf(stderr, "cpu_llm%s%s: error: %s\n", sub ? " " : "", sub ? sub : "", e.what());
+    std::string msg = e.what();
+    // "cpu_llm --bogus" fails the subcommand requirement before CLI11 looks
+    // at extras; name the argument at fault instead.
+    if (!sub && !app.remaining().empty()) msg = "The following argument was not expected: " + app.remaining().front();
+    std::fprintf(stderr, "cpu_llm%s%s: error: %s\n", sub ? " " : "", sub ? sub : "", msg.c_str());
     return 2;
   }
   for (auto& [cmd, run] : commands) {

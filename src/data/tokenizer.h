@@ -34,6 +34,7 @@ class ByteTokenizer final : public Tokenizer {
   int eot_token() const override { return kEot; }
   std::vector<int32_t> Encode(std::string_view text) const override;
   std::string Decode(int32_t token) const override;
+  using Tokenizer::Decode;  // keep Decode(std::vector<int32_t>) visible
 };
 
 // "bytes" (the only one so far). Unknown names are usage errors.
