@@ -277,7 +277,8 @@ TEST(CheckpointState, ParameterCountMismatch) {
 TEST(CheckpointState, CorruptedByteFailsTheChecksum) {
   SavedState saved;
   std::vector<uint8_t> b = ReadBytes(saved.path);
-  for (size_t at : {size_t{2048}, size_t{2048 + 30}, b.size() / 2, b.size() - 1}) {  // name, m, v
+  // step, data offset (header); name, m, v (payload)
+  for (size_t at : {size_t{2 * 8}, size_t{6 * 8}, size_t{2048}, size_t{2048 + 30}, b.size() / 2, b.size() - 1}) {
     std::vector<uint8_t> c = b;
     c[at] ^= 0x10;
     WriteBytes(saved.path, c.data(), c.size());

@@ -154,6 +154,18 @@ TEST_F(Cli, UnknownTokenizer) {
   EXPECT_HAS_SUBSTR(r.err, "nope");
 }
 
+TEST_F(Cli, ValFractionOutOfRange) {
+  ExpectError(Run(Train(Out(), {"--val-fraction", "1.5"})), 2, "--val-fraction");
+  ExpectError(Run(Train(Out(), {"--val-fraction", "-1"})), 2, "--val-fraction");
+}
+
+// A model far larger than the machine is refused before anything is allocated.
+TEST_F(Cli, ModelTooLargeForMemory) {
+  ProcessResult r = Run(Train(Out(), {"--model", "d1", "--layers", "100000"}, "2", "16", false));
+  ExpectError(r, 1, "memory");
+  EXPECT_HAS_SUBSTR(r.err, "GB");
+}
+
 // ---------------------------------------------------------------- bad data
 
 TEST_F(Cli, TrainDataMissingFile) {

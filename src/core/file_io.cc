@@ -1,7 +1,6 @@
 #include "core/file_io.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,12 +116,6 @@ Status EnsureWritableDir(const std::string& dir) {
   if (!std::filesystem::is_directory(dir, ec)) return RuntimeError("{}: not a folder", dir);
   if (::access(dir.c_str(), W_OK | X_OK) != 0) return RuntimeError("{}: folder is not writable: {}", dir, ErrnoText(errno));
   return Status();
-}
-
-uint64_t PeakRssBytes() {
-  struct rusage ru;
-  ::getrusage(RUSAGE_SELF, &ru);
-  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 }  // namespace cpu_llm

@@ -51,7 +51,4 @@ Status WriteFileAtomic(const std::string& path, const void* data, size_t n_bytes
 // Creates a folder (and parents) and checks it can be written to.
 Status EnsureWritableDir(const std::string& dir);
 
-// Peak resident set size of this process, in bytes.
-uint64_t PeakRssBytes();
-
 }  // namespace cpu_llm

@@ -1,5 +1,6 @@
 #include "model/gpt2.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/attention.h"
@@ -29,6 +30,32 @@ ParamView MakeParamView(float* base, const ModelConfig& cfg) {
 }
 
 bool ParamIsMatrix(int i) { return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12; }
+
+namespace {
+
+// Sizes of the ActivationView tensors, in its order.
+std::array<int64_t, 22> ActivationSizes(const ModelConfig& cfg, int B, int T) {
+  const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, Vp = cfg.padded_vocab_size;
+  const int64_t BT = (int64_t)B * T;
+  return {BT * C,         L * BT * C,         L * BT,         L * BT,     L * BT * 3 * C, L * BT * C,
+          L * B * NH * T * T, L * BT * C,     L * BT * C,     L * BT * C, L * BT,         L * BT,
+          L * BT * 4 * C, L * BT * 4 * C,     L * BT * C,     L * BT * C, BT * C,         BT,
+          BT,             BT * Vp,            BT,             BT};
+}
+
+// d_residual, d_ln, d_qkv, d_atty, d_fch and the attention scratch.
+int64_t BackwardFloats(const ModelConfig& cfg, int B, int T, int n_threads) {
+  const int64_t BT = (int64_t)B * T, C = cfg.n_embd;
+  return BT * C * 2 + BT * 3 * C + BT * C + BT * 4 * C + (int64_t)n_threads * T;
+}
+
+}  // namespace
+
+int64_t ActivationFloats(const ModelConfig& cfg, int B, int T, int n_threads) {
+  int64_t total = BackwardFloats(cfg, B, T, n_threads);
+  for (int64_t s : ActivationSizes(cfg, B, T)) total += s;
+  return total;
+}
 
 Status GPT2::Init(const ModelConfig& cfg) {
   CPU_LLM_RETURN_IF_ERROR(ValidateConfig(cfg));
@@ -63,16 +90,13 @@ Status GPT2::PrepareBatch(int B, int T, int n_threads) {
   if (T <= 0) return UsageError("--seq-len: must be positive (got {})", T);
   if (T > cfg_.max_seq_len)
     return UsageError("--seq-len: {} exceeds the model's maximum sequence length {}", T, cfg_.max_seq_len);
+  // Kernels count the rows of a batch with int.
+  if ((int64_t)B * T > (1 << 24)) return UsageError("--batch x --seq-len: {} x {} tokens is too large", B, T);
   if (B <= B_ && T <= T_ && n_threads <= n_threads_) return Status();
   B_ = B;
   T_ = T;
   n_threads_ = n_threads;
-  const int64_t L = cfg_.n_layer, C = cfg_.n_embd, NH = cfg_.n_head, Vp = cfg_.padded_vocab_size;
-  const int64_t BT = (int64_t)B * T;
-  const int64_t sizes[] = {BT * C,          L * BT * C,     L * BT,     L * BT,         L * BT * 3 * C, L * BT * C,
-                           L * B * NH * T * T, L * BT * C,  L * BT * C, L * BT * C,     L * BT,         L * BT,
-                           L * BT * 4 * C,  L * BT * 4 * C, L * BT * C, L * BT * C,     BT * C,         BT,
-                           BT,              BT * Vp,        BT,         BT};
+  const auto sizes = ActivationSizes(cfg_, B, T);
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
   act_arena_.Resize(total);
@@ -86,7 +110,8 @@ Status GPT2::PrepareBatch(int B, int T, int n_threads) {
            ptrs[8],  ptrs[9],  ptrs[10], ptrs[11], ptrs[12], ptrs[13], ptrs[14], ptrs[15],
            ptrs[16], ptrs[17], ptrs[18], ptrs[19], ptrs[20], ptrs[21]};
 
-  bwd_arena_.Resize(BT * C * 2 + BT * 3 * C + BT * C + BT * 4 * C + (int64_t)n_threads * T);
+  const int64_t BT = (int64_t)B * T, C = cfg_.n_embd;
+  bwd_arena_.Resize(BackwardFloats(cfg_, B, T, n_threads));
   float* b = bwd_arena_.data();
   bwd_.d_residual = b;  b += BT * C;
   bwd_.d_ln = b;        b += BT * C;

@@ -82,6 +82,9 @@ struct BackwardView {
   float* att_scratch; // (n_threads, T)
 };
 
+// Floats held by the activation and backward arenas for a (B,T) batch.
+int64_t ActivationFloats(const ModelConfig& cfg, int B, int T, int n_threads);
+
 class GPT2 {
  public:
   // Sizes the parameter and gradient arenas. Validates the config.

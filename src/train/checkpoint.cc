@@ -86,10 +86,6 @@ Status LoadModel(const std::string& path, GPT2* model) {
 Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt) {
   const AdamW& o = opt;
   const int64_t n = o.size();
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(st.model_file.data()), st.model_file.size());
-  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(o.m()), n * sizeof(float));
-  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(o.v()), n * sizeof(float));
   int64_t h[kHeaderInts] = {};
   h[0] = kStateMagic;
   h[1] = kStateVersion;
@@ -103,8 +99,13 @@ Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt
   h[9] = st.seq_len;
   h[10] = st.seed;
   h[11] = st.tokenizer_id;
-  h[12] = static_cast<int64_t>(crc);
   h[13] = static_cast<int64_t>(st.model_file.size());
+  // The checksum covers the header (with its own slot zero) and the payload.
+  uLong crc = crc32_z(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(h), sizeof(h));
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(st.model_file.data()), st.model_file.size());
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(o.m()), n * sizeof(float));
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(o.v()), n * sizeof(float));
+  h[12] = static_cast<int64_t>(crc);
   AtomicFileWriter w(path);
   w.Write(h, sizeof(h));
   w.Write(st.model_file.data(), st.model_file.size());
@@ -131,9 +132,11 @@ Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
     return RuntimeError("{}: {} state file: {} bytes, expected {}", path, bytes.size() < expected ? "truncated" : "corrupt",
                         bytes.size(), expected);
   const uint8_t* p = bytes.data() + sizeof(h);
-  uLong crc = crc32(0L, Z_NULL, 0);
+  const int64_t stored_crc = h[12];
+  h[12] = 0;
+  uLong crc = crc32_z(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(h), sizeof(h));
   crc = crc32_z(crc, p, expected - sizeof(h));
-  if (static_cast<int64_t>(crc) != h[12]) return RuntimeError("{}: corrupt state file (checksum mismatch)", path);
+  if (static_cast<int64_t>(crc) != stored_crc) return RuntimeError("{}: corrupt state file (checksum mismatch)", path);
   st->step = h[2];
   st->rng_state = static_cast<uint64_t>(h[4]);
   st->data = {h[5], h[6], h[7]};

@@ -11,7 +11,7 @@
 //   [0] 0x7374617465 ("state") magic  [1] version 1  [2] step
 //   [3] n_params  [4] rng state  [5] data source  [6] data offset
 //   [7] data epoch  [8] B  [9] T  [10] seed  [11] tokenizer id (0 bytes)
-//   [12] CRC-32 of everything after the header  [13] length of the model file name
+//   [12] CRC-32 of the file with this slot zeroed  [13] length of the model file name
 // then the model file name (bytes, relative to the state file's folder),
 // AdamW m (n_params float32), AdamW v (n_params float32).
 #pragma once

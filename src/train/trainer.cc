@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/file_io.h"
+#include "core/sysinfo.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "data/corpus.h"
@@ -83,6 +84,18 @@ Status Evaluate(const Context& ctx, GPT2& model, DataLoader& val, int n_batches,
   return Status();
 }
 
+// Refuses a configuration that cannot fit in this machine's memory before
+// allocating any of it: parameters, gradients, two AdamW moments, activations.
+Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads) {
+  if ((int64_t)B * T > (1 << 24)) return UsageError("--batch x --seq-len: {} x {} tokens is too large", B, T);
+  const double need = 4.0 * (4.0 * ParameterCount(cfg) + ActivationFloats(cfg, B, T, threads));
+  const double have = static_cast<double>(PhysicalMemoryBytes());
+  if (need > have)
+    return RuntimeError("training {} at B={} T={} needs {:.1f} GB of memory, this machine has {:.1f} GB",
+                        DescribeConfig(cfg), B, T, need / 1e9, have / 1e9);
+  return Status();
+}
+
 Status CheckOptions(const TrainOptions& opt) {
   if (opt.batch <= 0) return UsageError("--batch: must be positive (got {})", opt.batch);
   if (opt.seq_len <= 0) return UsageError("--seq-len: must be positive (got {})", opt.seq_len);
@@ -93,6 +106,8 @@ Status CheckOptions(const TrainOptions& opt) {
     return UsageError("--lr-final-frac: must be in [0, 1] (got {})", opt.lr_final_frac);
   if (opt.val_every < 0 || opt.val_batches <= 0)
     return UsageError("--val-every must be >= 0 and --val-batches > 0 (got {} and {})", opt.val_every, opt.val_batches);
+  if (!(opt.val_fraction > 0.0 && opt.val_fraction < 0.5))
+    return UsageError("--val-fraction: must be in (0, 0.5) (got {})", opt.val_fraction);
   if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
@@ -103,7 +118,8 @@ Status CheckOptions(const TrainOptions& opt) {
 
 Status RunTraining(const TrainOptions& opt) {
   CPU_LLM_RETURN_IF_ERROR(CheckOptions(opt));
-  const Context ctx{opt.threads > 0 ? opt.threads : DefaultThreadCount()};
+  const int threads = opt.threads > 0 ? opt.threads : DefaultThreadCount();
+  const Context ctx{threads};
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(opt.tokenizer, &tok));
   CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(opt.out_dir));
@@ -131,12 +147,14 @@ Status RunTraining(const TrainOptions& opt) {
   } else {
     ModelConfig cfg;
     CPU_LLM_RETURN_IF_ERROR(ResolveModelConfig(opt, *tok, &cfg));
+    CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, opt.batch, opt.seq_len, threads));
     CPU_LLM_RETURN_IF_ERROR(model.Init(cfg));
     Rng init_rng(opt.seed);
     model.InitWeights(init_rng);
   }
   const ModelConfig& cfg = model.config();
   const int B = opt.batch, T = opt.seq_len;
+  CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads));
   CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads));
 
   DataLoader train_data, val_data;

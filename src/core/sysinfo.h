@@ -1,0 +1,14 @@
+// Facts about the machine and this process, for memory checks and reports.
+#pragma once
+
+#include <cstdint>
+
+namespace cpu_llm {
+
+// Peak resident set size of this process, in bytes.
+uint64_t PeakRssBytes();
+
+// Physical memory of the machine, in bytes.
+uint64_t PhysicalMemoryBytes();
+
+}  // namespace cpu_llm
