@@ -14,6 +14,7 @@
 #include "kernels/attention.h"
 #include "kernels/crossentropy.h"
 #include "kernels/encoder.h"
+#include "kernels/fast_math.h"
 #include "kernels/gelu.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
@@ -498,6 +499,32 @@ TEST(KernelsCrossentropy, BackwardMatchesFiniteDifferences) {
   for (int n = 0; n < N; n++)
     ref::crossentropy_backward(&dlogits[n * Vp], &logits[n * Vp], &lse[n], &tgt[n], R[n], 1, Vr, Vp);
   ExpectGradMatchesFD(logits, dlogits, L, "dlogits");  // padding columns: 0 both ways
+}
+
+}  // namespace
+}  // namespace cpu_llm
+
+namespace cpu_llm {
+namespace {
+
+// The vectorizable exp/tanh against libm in double: exp relative error and
+// tanh absolute error stay within a few float ulps over the ranges used.
+TEST(KernelsFastMath, ExpAndTanhMatchLibm) {
+  double worst_exp = 0, worst_tanh = 0;
+  for (int i = -200000; i <= 200000; i++) {
+    const float x = i * 4.0e-4f;  // [-80, 80]
+    const double e = std::exp((double)x);
+    worst_exp = std::max(worst_exp, std::fabs(FastExp(x) - e) / e);
+    const float u = i * 5.0e-5f;  // [-10, 10]
+    worst_tanh = std::max(worst_tanh, std::fabs(FastTanh(u) - std::tanh((double)u)));
+  }
+  EXPECT_LT(worst_exp, 3e-7);
+  EXPECT_LT(worst_tanh, 2e-7);
+  EXPECT_EQ(FastTanh(0.0f), 0.0f);
+  EXPECT_EQ(FastTanh(50.0f), 1.0f);
+  EXPECT_EQ(FastTanh(-50.0f), -1.0f);
+  EXPECT_LT(FastExp(-1000.0f), 1e-37f);
+  EXPECT_TRUE(std::isfinite(FastExp(1000.0f)));
 }
 
 }  // namespace

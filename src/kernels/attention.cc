@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/fast_math.h"
+
 namespace cpu_llm {
 
 void attention_forward(const Context& ctx, float* out, float* att, const float* qkv, int B, int T, int C, int NH) {
@@ -29,8 +31,9 @@ void attention_forward(const Context& ctx, float* out, float* att, const float* 
           maxv = std::fmax(maxv, row[t2]);
         }
         float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
         for (int t2 = 0; t2 <= t; t2++) {
-          row[t2] = std::exp(row[t2] - maxv);
+          row[t2] = FastExp(row[t2] - maxv);
           sum += row[t2];
         }
         const float inv = 1.0f / sum;
@@ -110,8 +113,9 @@ void attention_decode(float* out, float* scratch, const float* q, const float* k
       maxv = std::fmax(maxv, scratch[t]);
     }
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int t = 0; t < n_ctx; t++) {
-      scratch[t] = std::exp(scratch[t] - maxv);
+      scratch[t] = FastExp(scratch[t] - maxv);
       sum += scratch[t];
     }
     const float inv = 1.0f / sum;

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/fast_math.h"
+
 namespace cpu_llm {
 
 void crossentropy_forward(const Context& ctx, float* losses, float* lse, const float* logits,
@@ -14,7 +16,7 @@ void crossentropy_forward(const Context& ctx, float* losses, float* lse, const f
     for (int v = 0; v < V; v++) maxv = std::fmax(maxv, row[v]);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int v = 0; v < V; v++) sum += std::exp(row[v] - maxv);
+    for (int v = 0; v < V; v++) sum += FastExp(row[v] - maxv);
     lse[n] = maxv + std::log(sum);
     losses[n] = lse[n] - row[targets[n]];
   }
@@ -28,7 +30,7 @@ void crossentropy_backward(const Context& ctx, float* dlogits, const float* logi
     float* d = dlogits + (int64_t)n * Vp;
     const float l = lse[n];
 #pragma omp simd
-    for (int v = 0; v < V; v++) d[v] = std::exp(row[v] - l) * dloss;
+    for (int v = 0; v < V; v++) d[v] = FastExp(row[v] - l) * dloss;
     for (int v = V; v < Vp; v++) d[v] = 0.0f;
     d[targets[n]] -= dloss;
   }
