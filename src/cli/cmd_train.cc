@@ -61,6 +61,10 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--sample-tokens", opt->sample_tokens, "Tokens to sample after training (0: none)")
       ->capture_default_str()->group(out);
   app->add_option("--sample-prompt", opt->sample_prompt, "Prompt of the closing sample")->capture_default_str()->group(out);
+  app->add_option("--sample-temperature", opt->sample_temperature, "Temperature of the closing sample")
+      ->capture_default_str()->group(out);
+  app->add_option("--sample-top-k", opt->sample_top_k, "Top-k of the closing sample (0: all)")
+      ->capture_default_str()->group(out);
   return [opt] { return RunTraining(*opt); };
 }
 

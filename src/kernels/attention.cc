@@ -10,6 +10,40 @@
 
 namespace cpu_llm {
 
+namespace {
+
+// One query against n keys and values (rows ld floats apart, hs channels):
+// row[0..n) = softmax(q . k / sqrt(hs)), out (hs) = row . v.
+inline void AttendOneQuery(float* out, float* row, const float* q, const float* k, const float* v, int64_t ld, int n,
+                           int hs, float scale) {
+  float maxv = -INFINITY;
+  for (int t = 0; t < n; t++) {
+    const float* kt = k + t * ld;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < hs; i++) s += q[i] * kt[i];
+    row[t] = s * scale;
+    maxv = std::fmax(maxv, row[t]);
+  }
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int t = 0; t < n; t++) {
+    row[t] = FastExp(row[t] - maxv);
+    sum += row[t];
+  }
+  const float inv = 1.0f / sum;
+  std::memset(out, 0, sizeof(float) * hs);
+  for (int t = 0; t < n; t++) {
+    row[t] *= inv;
+    const float a = row[t];
+    const float* vt = v + t * ld;
+#pragma omp simd
+    for (int i = 0; i < hs; i++) out[i] += a * vt[i];
+  }
+}
+
+}  // namespace
+
 void attention_forward(const Context& ctx, float* out, float* att, const float* qkv, int B, int T, int C, int NH) {
   const int hs = C / NH;
   const int64_t C3 = 3 * (int64_t)C;
@@ -19,33 +53,8 @@ void attention_forward(const Context& ctx, float* out, float* att, const float* 
     for (int h = 0; h < NH; h++)
       for (int t = 0; t < T; t++) {
         const float* base = qkv + (int64_t)b * T * C3;
-        const float* q = base + t * C3 + h * hs;
-        float* row = att + (((int64_t)b * NH + h) * T + t) * T;
-        float maxv = -INFINITY;
-        for (int t2 = 0; t2 <= t; t2++) {
-          const float* k = base + t2 * C3 + C + h * hs;
-          float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-          for (int i = 0; i < hs; i++) s += q[i] * k[i];
-          row[t2] = s * scale;
-          maxv = std::fmax(maxv, row[t2]);
-        }
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int t2 = 0; t2 <= t; t2++) {
-          row[t2] = FastExp(row[t2] - maxv);
-          sum += row[t2];
-        }
-        const float inv = 1.0f / sum;
-        float* o = out + ((int64_t)b * T + t) * C + h * hs;
-        std::memset(o, 0, sizeof(float) * hs);
-        for (int t2 = 0; t2 <= t; t2++) {
-          row[t2] *= inv;
-          const float a = row[t2];
-          const float* v = base + t2 * C3 + 2 * C + h * hs;
-#pragma omp simd
-          for (int i = 0; i < hs; i++) o[i] += a * v[i];
-        }
+        AttendOneQuery(out + ((int64_t)b * T + t) * C + h * hs, att + (((int64_t)b * NH + h) * T + t) * T,
+                       base + t * C3 + h * hs, base + C + h * hs, base + 2 * C + h * hs, C3, t + 1, hs, scale);
       }
 }
 
@@ -101,33 +110,8 @@ void attention_decode(float* out, float* scratch, const float* q, const float* k
                       int64_t ld, int n_ctx, int C, int NH) {
   const int hs = C / NH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  for (int h = 0; h < NH; h++) {
-    const float* qh = q + h * hs;
-    float maxv = -INFINITY;
-    for (int t = 0; t < n_ctx; t++) {
-      const float* k = k_cache + t * ld + h * hs;
-      float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-      for (int i = 0; i < hs; i++) s += qh[i] * k[i];
-      scratch[t] = s * scale;
-      maxv = std::fmax(maxv, scratch[t]);
-    }
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int t = 0; t < n_ctx; t++) {
-      scratch[t] = FastExp(scratch[t] - maxv);
-      sum += scratch[t];
-    }
-    const float inv = 1.0f / sum;
-    float* o = out + h * hs;
-    std::memset(o, 0, sizeof(float) * hs);
-    for (int t = 0; t < n_ctx; t++) {
-      const float a = scratch[t] * inv;
-      const float* v = v_cache + t * ld + h * hs;
-#pragma omp simd
-      for (int i = 0; i < hs; i++) o[i] += a * v[i];
-    }
-  }
+  for (int h = 0; h < NH; h++)
+    AttendOneQuery(out + h * hs, scratch, q + h * hs, k_cache + h * hs, v_cache + h * hs, ld, n_ctx, hs, scale);
 }
 
 }  // namespace cpu_llm

@@ -39,7 +39,7 @@ struct TrainOptions {
 
   int sample_tokens = 300;  // printed after training; 0 = none
   std::string sample_prompt = "And it came to pass";
-  float sample_temperature = 0.8f;
+  float sample_temperature = 0.7f;
   int sample_top_k = 40;
 };
 
