@@ -28,6 +28,9 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--tokenizer", opt->tokenizer, "Tokenizer: bytes")->capture_default_str()->group(data);
   app->add_option("--train-data", opt->train_data, "Glob of llm.c token shards (default: bundled corpus)")->group(data);
   app->add_option("--val-data", opt->val_data, "Glob of llm.c validation shards")->group(data);
+  app->add_option("--data-format", opt->data_format,
+                  "Token files: llmc (shards with a header) or nanogpt (headerless uint16 train.bin/val.bin)")
+      ->capture_default_str()->group(data);
   app->add_option("--val-fraction", opt->val_fraction, "Bundled corpus: share kept for validation")
       ->capture_default_str()->group(data);
 

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("train"), std::move(train));
   cpu_llm::CommandRunner sample = cpu_llm::AddSampleCommand(app);
   commands.emplace_back(app.get_subcommand("sample"), std::move(sample));
+  cpu_llm::CommandRunner prepare = cpu_llm::AddPrepareCommand(app);
+  commands.emplace_back(app.get_subcommand("prepare"), std::move(prepare));
 
   try {
     app.parse(argc, argv);

@@ -64,8 +64,22 @@ void AtomicFileWriter::Flush() {
   buffer_.clear();
 }
 
+void AtomicFileWriter::WriteAt(uint64_t offset, const void* data, size_t n_bytes) {
+  if (error_ != 0) return;
+  Flush();
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  size_t done = 0;
+  while (error_ == 0 && done < n_bytes) {
+    ssize_t n = ::pwrite(fd_, p + done, n_bytes - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) error_ = errno;
+    else done += static_cast<size_t>(n);
+  }
+}
+
 void AtomicFileWriter::Write(const void* data, size_t n_bytes) {
   if (error_ != 0) return;
+  written_ += n_bytes;
   const uint8_t* p = static_cast<const uint8_t*>(data);
   if (buffer_.size() + n_bytes > buffer_.capacity()) Flush();
   if (n_bytes >= buffer_.capacity()) {

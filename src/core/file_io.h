@@ -33,6 +33,10 @@ class AtomicFileWriter {
   void Write(const void* data, size_t n_bytes);
   template <typename T>
   void WritePod(const T& value) { Write(&value, sizeof(T)); }
+  // Overwrites bytes already written (e.g. a header whose counts are known
+  // only at the end). The range must lie within what was written so far.
+  void WriteAt(uint64_t offset, const void* data, size_t n_bytes);
+  uint64_t bytes_written() const { return written_; }
   Status Finish();
 
  private:
@@ -42,6 +46,7 @@ class AtomicFileWriter {
   int fd_ = -1;
   int error_ = 0;  // first errno seen
   bool finished_ = false;
+  uint64_t written_ = 0;
   std::vector<uint8_t> buffer_;
 };
 

@@ -1,6 +1,5 @@
 #include "data/loader.h"
 
-#include "data/shard.h"
 
 namespace cpu_llm {
 
@@ -17,15 +16,17 @@ Status DataLoader::CheckSizes() {
   return Status();
 }
 
-Status DataLoader::OpenShards(const std::vector<std::string>& paths, int B, int T, int vocab_size) {
+Status DataLoader::OpenShards(const std::vector<std::string>& paths, int B, int T, int vocab_size,
+                              TokenFileFormat format) {
   if (paths.empty()) return UsageError("no data files given");
+  format_ = format;
   sources_.clear();
   B_ = B;
   T_ = T;
   vocab_size_ = vocab_size;
   for (const std::string& p : paths) {
     uint64_t n = 0;
-    CPU_LLM_RETURN_IF_ERROR(ReadShardHeader(p, &n));
+    CPU_LLM_RETURN_IF_ERROR(format == TokenFileFormat::kLlmc ? ReadShardHeader(p, &n) : ReadNanoGptHeader(p, &n));
     sources_.push_back({p, static_cast<int64_t>(n), true});
   }
   CPU_LLM_RETURN_IF_ERROR(CheckSizes());
@@ -55,7 +56,8 @@ Status DataLoader::Load(int64_t source) {
   if (loaded_ == source) return Status();
   const Source& s = sources_[source];
   if (!s.on_disk) return Status();  // in-memory tokens are always loaded
-  CPU_LLM_RETURN_IF_ERROR(ReadShard(s.name, vocab_size_, &current_));
+  CPU_LLM_RETURN_IF_ERROR(format_ == TokenFileFormat::kLlmc ? ReadShard(s.name, vocab_size_, &current_)
+                                                           : ReadNanoGpt(s.name, vocab_size_, &current_));
   if (static_cast<int64_t>(current_.size()) != s.n_tokens)
     return RuntimeError("{}: shard changed since it was opened ({} tokens, was {})", s.name, current_.size(),
                         s.n_tokens);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/shard.h"
 
 namespace cpu_llm {
 
@@ -24,7 +25,8 @@ class DataLoader {
  public:
   // Shards on disk: headers are checked now (magic, version, size, at least
   // B*T+1 tokens); token ids are checked against vocab_size as each shard loads.
-  Status OpenShards(const std::vector<std::string>& paths, int B, int T, int vocab_size);
+  Status OpenShards(const std::vector<std::string>& paths, int B, int T, int vocab_size,
+                    TokenFileFormat format = TokenFileFormat::kLlmc);
   // A token array already in memory; `name` is used in messages.
   Status OpenTokens(std::vector<uint16_t> tokens, const std::string& name, int B, int T, int vocab_size);
 
@@ -47,6 +49,7 @@ class DataLoader {
   };
   Status CheckSizes();
   Status Load(int64_t source);
+  TokenFileFormat format_ = TokenFileFormat::kLlmc;
 
   std::vector<Source> sources_;
   std::vector<uint16_t> current_;  // tokens of the loaded source

@@ -21,7 +21,10 @@ Status ReadShardHeader(const std::string& path, uint64_t* n_tokens) {
   std::fclose(f);
   if (got != kShardHeaderInts) return RuntimeError("{}: cannot read the shard header", path);
   if (header[0] != kShardMagic)
-    return RuntimeError("{}: not an llm.c token shard (magic {}, expected {})", path, header[0], kShardMagic);
+    return RuntimeError(
+        "{}: not an llm.c token shard (magic {}, expected {}); for nanoGPT's headerless .bin files pass "
+        "--data-format nanogpt",
+        path, header[0], kShardMagic);
   if (header[1] != kShardVersion)
     return RuntimeError("{}: unsupported shard version {} (expected {})", path, header[1], kShardVersion);
   if (header[2] < 0) return RuntimeError("{}: corrupt shard header: negative token count {}", path, header[2]);
@@ -37,20 +40,53 @@ Status ReadShardHeader(const std::string& path, uint64_t* n_tokens) {
   return Status();
 }
 
-Status ReadShard(const std::string& path, int vocab_size, std::vector<uint16_t>* tokens) {
-  uint64_t n = 0;
-  CPU_LLM_RETURN_IF_ERROR(ReadShardHeader(path, &n));
+namespace {
+
+// Reads n uint16 tokens that follow header_bytes of header, and range-checks them.
+Status ReadTokens(const std::string& path, uint64_t header_bytes, uint64_t n, int vocab_size,
+                  std::vector<uint16_t>* tokens) {
   std::vector<uint8_t> bytes;
   CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(path, &bytes));
-  if (bytes.size() != kShardHeaderBytes + n * sizeof(uint16_t))
-    return RuntimeError("{}: shard changed size while being read", path);
+  if (bytes.size() != header_bytes + n * sizeof(uint16_t))
+    return RuntimeError("{}: token file changed size while being read", path);
   tokens->resize(n);
-  std::memcpy(tokens->data(), bytes.data() + kShardHeaderBytes, n * sizeof(uint16_t));
+  std::memcpy(tokens->data(), bytes.data() + header_bytes, n * sizeof(uint16_t));
   for (uint64_t i = 0; i < n; i++) {
     if ((*tokens)[i] >= vocab_size)
       return RuntimeError("{}: token id {} at index {} is outside the vocabulary (0..{})", path, (*tokens)[i], i,
                           vocab_size - 1);
   }
+  return Status();
+}
+
+}  // namespace
+
+Status ReadShard(const std::string& path, int vocab_size, std::vector<uint16_t>* tokens) {
+  uint64_t n = 0;
+  CPU_LLM_RETURN_IF_ERROR(ReadShardHeader(path, &n));
+  return ReadTokens(path, kShardHeaderBytes, n, vocab_size, tokens);
+}
+
+Status ReadNanoGptHeader(const std::string& path, uint64_t* n_tokens) {
+  uint64_t size = 0;
+  CPU_LLM_RETURN_IF_ERROR(StatRegularFile(path, &size));
+  if (size == 0) return RuntimeError("{}: empty token file", path);
+  if (size % 2 != 0)
+    return RuntimeError("{}: {} bytes is not a whole number of uint16 tokens (corrupt or truncated)", path, size);
+  *n_tokens = size / 2;
+  return Status();
+}
+
+Status ReadNanoGpt(const std::string& path, int vocab_size, std::vector<uint16_t>* tokens) {
+  uint64_t n = 0;
+  CPU_LLM_RETURN_IF_ERROR(ReadNanoGptHeader(path, &n));
+  return ReadTokens(path, 0, n, vocab_size, tokens);
+}
+
+Status ParseTokenFileFormat(const std::string& name, TokenFileFormat* format) {
+  if (name == "llmc") *format = TokenFileFormat::kLlmc;
+  else if (name == "nanogpt") *format = TokenFileFormat::kNanoGpt;
+  else return UsageError("--data-format: unknown format '{}' (expected llmc or nanogpt)", name);
   return Status();
 }
 

@@ -22,6 +22,15 @@ Status ReadShardHeader(const std::string& path, uint64_t* n_tokens);
 // Reads a whole shard and checks every token id is below vocab_size.
 Status ReadShard(const std::string& path, int vocab_size, std::vector<uint16_t>* tokens);
 
+// nanoGPT's headerless token files (train.bin / val.bin): uint16 ids only.
+// The "header" check is that the size is a non-zero multiple of 2.
+Status ReadNanoGptHeader(const std::string& path, uint64_t* n_tokens);
+Status ReadNanoGpt(const std::string& path, int vocab_size, std::vector<uint16_t>* tokens);
+
+enum class TokenFileFormat { kLlmc, kNanoGpt };
+// "llmc" or "nanogpt"; anything else is a usage error naming --data-format.
+Status ParseTokenFileFormat(const std::string& name, TokenFileFormat* format);
+
 // Writes a shard atomically (temp file + fsync + rename).
 Status WriteShard(const std::string& path, const std::vector<uint16_t>& tokens);
 

@@ -59,13 +59,15 @@ Status OpenData(const TrainOptions& opt, const Tokenizer& tok, int vocab, DataLo
     *have_val = true;
     return Status();
   }
+  TokenFileFormat format;
+  CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &format));
   std::vector<std::string> paths;
   CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.train_data, &paths));
-  CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, B, T, vocab));
+  CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, B, T, vocab, format));
   *have_val = !opt.val_data.empty();
   if (*have_val) {
     CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.val_data, &paths));
-    CPU_LLM_RETURN_IF_ERROR(val->OpenShards(paths, B, T, vocab));
+    CPU_LLM_RETURN_IF_ERROR(val->OpenShards(paths, B, T, vocab, format));
   }
   return Status();
 }

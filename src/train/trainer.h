@@ -20,6 +20,7 @@ struct TrainOptions {
   // Data: empty train_data means the bundled corpus.
   std::string tokenizer = "bytes";
   std::string train_data, val_data;
+  std::string data_format = "llmc";  // or "nanogpt" (headerless uint16 train.bin/val.bin)
   double val_fraction = 0.05;  // bundled corpus only
 
   int batch = 16, seq_len = 128;
