@@ -28,14 +28,8 @@ using ::cpu_llm::testing::TempDir;
 using ::cpu_llm::testing::WriteBytes;
 using ::cpu_llm::testing::WriteText;
 
-class Cli : public ::testing::Test {
+class Cli : public ::cpu_llm::testing::BinaryTest {
  protected:
-  ProcessResult Run(const std::vector<std::string>& args) {
-    ProcessResult r = ::cpu_llm::testing::RunProcess(CPU_LLM_BINARY, args, dir_.path());
-    EXPECT_FALSE(r.signaled) << "killed by signal " << r.signal << "\nstderr: " << r.err;
-    return r;
-  }
-
   // A tiny, fast training command writing into `out`.
   std::vector<std::string> Train(const std::string& out, std::vector<std::string> extra = {}, std::string B = "2",
                                  std::string T = "16", bool tiny_model = true) {
@@ -46,27 +40,9 @@ class Cli : public ::testing::Test {
     return a;
   }
 
-  // Expects a clean failure: the exit code, and one stderr line naming `what`.
-  void ExpectError(const ProcessResult& r, int code, const std::string& what) {
-    ASSERT_FALSE(r.signaled);
-    EXPECT_EQ(r.exit_code, code) << "stderr: " << r.err;
-    EXPECT_EQ(CountLines(r.err), 1u) << "stderr: " << r.err;
-    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << "stderr: " << r.err;
-    EXPECT_HAS_SUBSTR(r.err, "error: ");
-    EXPECT_HAS_SUBSTR(r.err, what);
-  }
-
-  void ExpectSuccess(const ProcessResult& r) {
-    ASSERT_FALSE(r.signaled);
-    EXPECT_EQ(r.exit_code, 0) << "stderr: " << r.err << "\nstdout: " << r.out;
-    EXPECT_EQ(r.err, "");
-  }
-
   std::string Out() const { return dir_ / "run"; }
 
   std::string steps_ = "3", threads_ = "1";  // used by Train()
-
-  TempDir dir_;
 };
 
 // Loss values printed on the step lines, as text.

@@ -157,4 +157,32 @@ inline ProcessResult RunProcess(const std::string& binary, const std::vector<std
   return r;
 }
 
+// Base of the tests that run the cpu_llm binary: Run() never accepts a
+// crash, ExpectError() checks the exit code and a one-line stderr naming `what`.
+class BinaryTest : public ::testing::Test {
+ protected:
+  ProcessResult Run(const std::vector<std::string>& args) {
+    ProcessResult r = RunProcess(CPU_LLM_BINARY, args, dir_.path());
+    EXPECT_FALSE(r.signaled) << "killed by signal " << r.signal << "\nstderr: " << r.err;
+    return r;
+  }
+
+  void ExpectError(const ProcessResult& r, int code, const std::string& what) {
+    ASSERT_FALSE(r.signaled);
+    EXPECT_EQ(r.exit_code, code) << "stderr: " << r.err;
+    EXPECT_EQ(CountLines(r.err), 1u) << "stderr: " << r.err;
+    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << "stderr: " << r.err;
+    EXPECT_HAS_SUBSTR(r.err, "error: ");
+    EXPECT_HAS_SUBSTR(r.err, what);
+  }
+
+  void ExpectSuccess(const ProcessResult& r) {
+    ASSERT_FALSE(r.signaled);
+    EXPECT_EQ(r.exit_code, 0) << "stderr: " << r.err << "\nstdout: " << r.out;
+    EXPECT_EQ(r.err, "");
+  }
+
+  TempDir dir_;
+};
+
 }  // namespace cpu_llm::testing

@@ -113,6 +113,8 @@ Status CheckOptions(const TrainOptions& opt) {
   if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
+  TokenFileFormat format;
+  CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &format));
   return Status();
 }
 
