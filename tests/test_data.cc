@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "data/corpus.h"
+#include "data/split.h"
 #include "data/loader.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
@@ -431,24 +432,26 @@ TEST(DataCorpus, BundledKjv) {
   EXPECT_NE(text.find("Jesus wept."), std::string::npos);
 }
 
-TEST(DataCorpus, SplitTrainValSizes) {
-  std::vector<uint16_t> tokens(1000);
-  for (int i = 0; i < 1000; i++) tokens[i] = static_cast<uint16_t>(i);
+TEST(DataCorpus, SplitByBlocksFollowsIsValBlock) {
+  std::vector<uint16_t> tokens(100 * 1024 + 300);
+  for (size_t i = 0; i < tokens.size(); i++) tokens[i] = static_cast<uint16_t>(i % 65000);
   std::vector<uint16_t> train, val;
-  auto check = [&](double frac, int64_t min_val, size_t want_val) {
-    SplitTrainVal(tokens, frac, min_val, &train, &val);
-    EXPECT_EQ(val.size(), want_val) << frac << " " << min_val;
-    ASSERT_EQ(train.size() + val.size(), tokens.size());
-    // train is the head, val the tail.
-    EXPECT_TRUE(std::equal(train.begin(), train.end(), tokens.begin()));
-    EXPECT_TRUE(std::equal(val.begin(), val.end(), tokens.end() - val.size()));
-  };
-  check(0.05, 1, 50);
-  check(0.1, 5, 100);
-  check(0.1, 300, 300);  // at least min_val_tokens
-  check(0.1, 800, 500);  // but never more than half
-  check(0.9, 1, 500);
-  check(0.0, 0, 0);
+  SplitByBlocks(tokens, 0.2, 7, &train, &val);
+  ASSERT_EQ(train.size() + val.size(), tokens.size());
+  size_t ti = 0, vi = 0, val_blocks = 0;
+  for (int64_t b = 0; b * 1024 < (int64_t)tokens.size(); b++) {
+    const size_t n = std::min<size_t>(1024, tokens.size() - b * 1024);
+    const bool to_val = IsValBlock(b, 0.2, 7);
+    val_blocks += to_val;
+    const std::vector<uint16_t>& src = to_val ? val : train;
+    size_t& at = to_val ? vi : ti;
+    ASSERT_TRUE(std::equal(src.begin() + at, src.begin() + at + n, tokens.begin() + b * 1024)) << "block " << b;
+    at += n;
+  }
+  EXPECT_GT(val_blocks, 8u);  // about 20 of 101
+  EXPECT_LT(val_blocks, 35u);
+  SplitByBlocks(tokens, 0.0, 7, &train, &val);
+  EXPECT_TRUE(val.empty());
 }
 
 }  // namespace

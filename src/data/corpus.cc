@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "data/split.h"
+
 extern "C" const unsigned char cpu_llm_corpus_gz_begin[];
 extern "C" const unsigned char cpu_llm_corpus_gz_end[];
 
@@ -33,13 +35,15 @@ Status LoadBundledCorpus(std::string* text) {
   return Status();
 }
 
-void SplitTrainVal(const std::vector<uint16_t>& tokens, double val_fraction, int64_t min_val_tokens,
+void SplitByBlocks(const std::vector<uint16_t>& tokens, double val_fraction, uint64_t seed,
                    std::vector<uint16_t>* train, std::vector<uint16_t>* val) {
+  train->clear();
+  val->clear();
   const int64_t n = static_cast<int64_t>(tokens.size());
-  int64_t n_val = std::max<int64_t>(static_cast<int64_t>(n * val_fraction), min_val_tokens);
-  n_val = std::min(n_val, n / 2);
-  train->assign(tokens.begin(), tokens.end() - n_val);
-  val->assign(tokens.end() - n_val, tokens.end());
+  for (int64_t start = 0, block = 0; start < n; start += kSplitBlockTokens, block++) {
+    std::vector<uint16_t>* out = IsValBlock(block, val_fraction, seed) ? val : train;
+    out->insert(out->end(), tokens.begin() + start, tokens.begin() + std::min(n, start + kSplitBlockTokens));
+  }
 }
 
 }  // namespace cpu_llm

@@ -13,9 +13,10 @@ namespace cpu_llm {
 // Decompresses the embedded corpus.
 Status LoadBundledCorpus(std::string* text);
 
-// Splits a token stream into train and val: val is the last val_fraction of
-// the tokens (at least min_val_tokens when possible).
-void SplitTrainVal(const std::vector<uint16_t>& tokens, double val_fraction, int64_t min_val_tokens,
+// Splits a token stream into train and val by 1024-token blocks, exactly as
+// `prepare` does (split.h), so the bundled corpus and prepared shards of the
+// same text hold the same val tokens.
+void SplitByBlocks(const std::vector<uint16_t>& tokens, double val_fraction, uint64_t seed,
                    std::vector<uint16_t>* train, std::vector<uint16_t>* val);
 
 }  // namespace cpu_llm

@@ -53,7 +53,7 @@ Status OpenData(const TrainOptions& opt, const Tokenizer& tok, int vocab, DataLo
     tokens.push_back(static_cast<uint16_t>(tok.eot_token()));
     for (int32_t id : ids) tokens.push_back(static_cast<uint16_t>(id));
     std::vector<uint16_t> train_tokens, val_tokens;
-    SplitTrainVal(tokens, opt.val_fraction, (int64_t)B * T + 1, &train_tokens, &val_tokens);
+    SplitByBlocks(tokens, opt.val_fraction, opt.seed, &train_tokens, &val_tokens);
     CPU_LLM_RETURN_IF_ERROR(train->OpenTokens(std::move(train_tokens), "bundled corpus (train split)", B, T, vocab));
     CPU_LLM_RETURN_IF_ERROR(val->OpenTokens(std::move(val_tokens), "bundled corpus (val split)", B, T, vocab));
     *have_val = true;
