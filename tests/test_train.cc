@@ -13,6 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "data/corpus.h"
+#include "core/profiler.h"
+#include "core/rng.h"
+#include "model/gpt2.h"
+#include "optim/adamw.h"
+#include "train/step.h"
 #include "train/trainer.h"
 
 namespace cpu_llm {
@@ -138,6 +143,53 @@ TEST(Train, InitFromAnLlmcCheckpointFineTunes) {
   ASSERT_TRUE(RunTraining(o).ok());
   Metrics a = ReadMetrics(first.path), b = ReadMetrics(second.path);
   EXPECT_LT(b.loss[1], a.loss[1] - 0.05);  // starts from the trained weights, not from scratch
+}
+
+}  // namespace
+}  // namespace cpu_llm
+
+namespace cpu_llm {
+namespace {
+
+// Profiling records every op class of a step and leaves the numbers alone.
+TEST(TrainProfile, RecordsEveryOpAndChangesNothing) {
+  ModelConfig cfg;
+  cfg.n_layer = 2;
+  cfg.n_head = 2;
+  cfg.n_embd = 32;
+  cfg.max_seq_len = 16;
+  cfg.vocab_size = 257;
+  cfg.padded_vocab_size = PadVocab(257);
+  std::vector<int32_t> in(2 * 16), tg(2 * 16);
+  for (size_t i = 0; i < in.size(); i++) in[i] = (i * 7) % 257, tg[i] = (i * 11) % 257;
+  std::vector<float> params[2];
+  Profiler profiler;
+  for (int with = 0; with < 2; with++) {
+    GPT2 model;
+    ASSERT_TRUE(model.Init(cfg).ok());
+    Rng rng(3);
+    model.InitWeights(rng);
+    AdamW adamw;
+    adamw.Init(cfg, AdamWConfig{});
+    const Context ctx{2, with ? &profiler : nullptr};
+    StepStats stats;
+    for (int step = 1; step <= 3; step++)
+      ASSERT_TRUE(TrainStep(ctx, model, adamw, in.data(), tg.data(), 2, 16, 1e-3f, step, &stats).ok());
+    params[with].assign(model.params(), model.params() + model.num_params());
+  }
+  EXPECT_EQ(params[0], params[1]);
+  for (Op op : {Op::kEncoder, Op::kLayerNorm, Op::kMatmulQkv, Op::kMatmulAttnProj, Op::kMatmulFc, Op::kMatmulFcProj,
+                Op::kMatmulLmHead, Op::kAttention, Op::kGelu, Op::kCrossEntropy}) {
+    EXPECT_GT(profiler.ns(op, Pass::kForward), 0) << OpName(op);
+    EXPECT_GT(profiler.ns(op, Pass::kBackward), 0) << OpName(op);
+  }
+  EXPECT_GT(profiler.ns(Op::kResidual, Pass::kForward), 0);
+  EXPECT_GT(profiler.ns(Op::kOptimizer, Pass::kBackward), 0);
+  EXPECT_GT(profiler.ns(Op::kGradReduce, Pass::kBackward), 0);
+  profiler.AddStep(1000000000);
+  const std::string report = profiler.Report();
+  EXPECT_NE(report.find("matmul fc proj"), std::string::npos);
+  EXPECT_NE(report.find("optimizer"), std::string::npos);
 }
 
 }  // namespace

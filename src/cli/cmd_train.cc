@@ -61,6 +61,7 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--checkpoint-every", opt->checkpoint_every, "Checkpoint every N steps (0: only at the end)")
       ->capture_default_str()->group(out);
   app->add_flag("--resume", opt->resume, "Continue from the newest checkpoint in --out")->group(out);
+  app->add_flag("--profile", opt->profile, "Print a per-op time breakdown at the end")->group(out);
   app->add_option("--sample-tokens", opt->sample_tokens, "Tokens to sample after training (0: none)")
       ->capture_default_str()->group(out);
   app->add_option("--sample-prompt", opt->sample_prompt, "Prompt of the closing sample")->capture_default_str()->group(out);

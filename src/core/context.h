@@ -4,8 +4,11 @@
 
 namespace cpu_llm {
 
+class Profiler;
+
 struct Context {
-  int n_threads = 1;  // OpenMP threads each parallel region uses
+  int n_threads = 1;             // OpenMP threads each parallel region uses
+  Profiler* profiler = nullptr;  // per-op timing when set (see core/profiler.h)
 };
 
 // All hardware threads, or the value of OMP_NUM_THREADS when set.

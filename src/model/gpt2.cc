@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/profiler.h"
 #include "kernels/attention.h"
 #include "kernels/crossentropy.h"
 #include "kernels/encoder.h"
@@ -140,10 +141,13 @@ Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* t
   const ParamView p = param_view();
   const ActivationView& a = acts_;
 
-  encoder_forward(ctx, a.encoded, tokens, p.wte, p.wpe, B, T, C);
+  Profiler* prof = ctx.profiler;
+  const Pass F = Pass::kForward;
+  Timed(prof, Op::kEncoder, F, [&] { encoder_forward(ctx, a.encoded, tokens, p.wte, p.wpe, B, T, C); });
   for (int l = 0; l < L; l++) {
     const float* residual = l == 0 ? a.encoded : a.residual3 + (int64_t)(l - 1) * BT * C;
     const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, o4 = 4 * o1, os = (int64_t)l * BT;
+    const int64_t w1 = (int64_t)l * C * C;
     float* ln1 = a.ln1 + o1;
     float* qkv = a.qkv + o3;
     float* atty = a.atty + o1;
@@ -153,26 +157,38 @@ Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* t
     float* fch = a.fch + o4;
     float* fch_gelu = a.fch_gelu + o4;
 
-    layernorm_forward(ctx, ln1, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);
-    matmul_forward(ctx, qkv, ln1, p.qkvw + (int64_t)l * 3 * C * C, p.qkvb + l * 3 * C, BT, C, 3 * C);
-    attention_forward(ctx, atty, att, qkv, B, T, C, NH);
-    matmul_forward(ctx, a.attproj + o1, atty, p.attprojw + (int64_t)l * C * C, p.attprojb + l * C, BT, C, C);
-    residual_forward(ctx, residual2, residual, a.attproj + o1, (int64_t)BT * C);
-    layernorm_forward(ctx, ln2, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, p.ln2b + l * C, BT, C);
-    matmul_forward(ctx, fch, ln2, p.fcw + (int64_t)l * 4 * C * C, p.fcb + l * 4 * C, BT, C, 4 * C);
-    gelu_forward(ctx, fch_gelu, fch, (int64_t)BT * 4 * C);
-    matmul_forward(ctx, a.fcproj + o1, fch_gelu, p.fcprojw + (int64_t)l * 4 * C * C, p.fcprojb + l * C, BT, 4 * C, C);
-    residual_forward(ctx, a.residual3 + o1, residual2, a.fcproj + o1, (int64_t)BT * C);
+    Timed(prof, Op::kLayerNorm, F, [&] {
+      layernorm_forward(ctx, ln1, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);
+    });
+    Timed(prof, Op::kMatmulQkv, F,
+          [&] { matmul_forward(ctx, qkv, ln1, p.qkvw + 3 * w1, p.qkvb + l * 3 * C, BT, C, 3 * C); });
+    Timed(prof, Op::kAttention, F, [&] { attention_forward(ctx, atty, att, qkv, B, T, C, NH); });
+    Timed(prof, Op::kMatmulAttnProj, F,
+          [&] { matmul_forward(ctx, a.attproj + o1, atty, p.attprojw + w1, p.attprojb + l * C, BT, C, C); });
+    Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual2, residual, a.attproj + o1, (int64_t)BT * C); });
+    Timed(prof, Op::kLayerNorm, F, [&] {
+      layernorm_forward(ctx, ln2, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, p.ln2b + l * C, BT, C);
+    });
+    Timed(prof, Op::kMatmulFc, F,
+          [&] { matmul_forward(ctx, fch, ln2, p.fcw + 4 * w1, p.fcb + l * 4 * C, BT, C, 4 * C); });
+    Timed(prof, Op::kGelu, F, [&] { gelu_forward(ctx, fch_gelu, fch, (int64_t)BT * 4 * C); });
+    Timed(prof, Op::kMatmulFcProj, F, [&] {
+      matmul_forward(ctx, a.fcproj + o1, fch_gelu, p.fcprojw + 4 * w1, p.fcprojb + l * C, BT, 4 * C, C);
+    });
+    Timed(prof, Op::kResidual, F,
+          [&] { residual_forward(ctx, a.residual3 + o1, residual2, a.fcproj + o1, (int64_t)BT * C); });
   }
   const float* last = a.residual3 + (int64_t)(L - 1) * BT * C;
-  layernorm_forward(ctx, a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, BT, C);
-  matmul_forward(ctx, a.logits, a.lnf, p.wte, nullptr, BT, C, Vp);
+  Timed(prof, Op::kLayerNorm, F,
+        [&] { layernorm_forward(ctx, a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, BT, C); });
+  Timed(prof, Op::kMatmulLmHead, F, [&] { matmul_forward(ctx, a.logits, a.lnf, p.wte, nullptr, BT, C, Vp); });
 
   if (!targets) {
     *mean_loss = NAN;
     return Status();
   }
-  crossentropy_forward(ctx, a.losses, a.lse, a.logits, targets, BT, V, Vp);
+  Timed(prof, Op::kCrossEntropy, F,
+        [&] { crossentropy_forward(ctx, a.losses, a.lse, a.logits, targets, BT, V, Vp); });
   double sum = 0.0;
   for (int i = 0; i < BT; i++) sum += a.losses[i];
   *mean_loss = static_cast<float>(sum / BT);

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/context.h"
+#include "core/profiler.h"
 #include "core/rng.h"
 #include "core/status.h"
 #include "model/config.h"
@@ -81,6 +82,13 @@ struct BackwardView {
   float* d_fch;       // (B,T,4C) also holds d_fch_gelu before GELU backward
   float* att_scratch; // (n_threads, T)
 };
+
+// Runs f, timed as `op` when a profiler is set.
+template <typename Fn>
+inline void Timed(Profiler* profiler, Op op, Pass pass, Fn&& f) {
+  ProfileScope scope(profiler, op, pass);
+  f();
+}
 
 // Floats held by the activation and backward arenas for a (B,T) batch.
 int64_t ActivationFloats(const ModelConfig& cfg, int B, int T, int n_threads);

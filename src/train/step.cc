@@ -4,13 +4,15 @@ namespace cpu_llm {
 
 Status TrainStep(const Context& ctx, GPT2& model, AdamW& adamw, const int32_t* inputs, const int32_t* targets, int B,
                  int T, float lr, int step, StepStats* stats) {
-  model.ZeroGrad();
+  Timed(ctx.profiler, Op::kZeroGrad, Pass::kBackward, [&] { model.ZeroGrad(); });
   CPU_LLM_RETURN_IF_ERROR(model.Forward(ctx, inputs, targets, B, T, &stats->loss));
   model.Backward(ctx, inputs, targets, 1.0f);
-  stats->grad_norm = GlobalGradNorm(ctx, model.grads(), model.num_params());
+  Timed(ctx.profiler, Op::kGradReduce, Pass::kBackward,
+        [&] { stats->grad_norm = GlobalGradNorm(ctx, model.grads(), model.num_params()); });
   const float clip = adamw.config().grad_clip;
   const float scale = (clip > 0.0f && stats->grad_norm > clip) ? clip / stats->grad_norm : 1.0f;
-  adamw.Update(ctx, model.params(), model.grads(), lr, scale, step);
+  Timed(ctx.profiler, Op::kOptimizer, Pass::kBackward,
+        [&] { adamw.Update(ctx, model.params(), model.grads(), lr, scale, step); });
   return Status();
 }
 

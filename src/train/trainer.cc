@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/file_io.h"
+#include "core/profiler.h"
 #include "core/sysinfo.h"
 #include "core/rng.h"
 #include "core/timer.h"
@@ -72,8 +73,9 @@ Status OpenData(const TrainOptions& opt, const Tokenizer& tok, int vocab, DataLo
   return Status();
 }
 
-Status Evaluate(const Context& ctx, GPT2& model, DataLoader& val, int n_batches, int B, int T,
+Status Evaluate(const Context& train_ctx, GPT2& model, DataLoader& val, int n_batches, int B, int T,
                 std::vector<int32_t>& inputs, std::vector<int32_t>& targets, float* val_loss) {
+  const Context ctx{train_ctx.n_threads, nullptr};  // the profile covers training steps only
   CPU_LLM_RETURN_IF_ERROR(val.Reset());
   double sum = 0.0;
   for (int i = 0; i < n_batches; i++) {
@@ -123,7 +125,8 @@ Status CheckOptions(const TrainOptions& opt) {
 Status RunTraining(const TrainOptions& opt) {
   CPU_LLM_RETURN_IF_ERROR(CheckOptions(opt));
   const int threads = opt.threads > 0 ? opt.threads : DefaultThreadCount();
-  const Context ctx{threads};
+  Profiler profiler;
+  const Context ctx{threads, opt.profile ? &profiler : nullptr};
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(opt.tokenizer, &tok));
   CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(opt.out_dir));
@@ -209,12 +212,18 @@ Status RunTraining(const TrainOptions& opt) {
 
   for (int step = static_cast<int>(state.step) + 1; step <= opt.steps; step++) {
     Timer timer;
-    CPU_LLM_RETURN_IF_ERROR(train_data.Next(inputs.data(), targets.data()));
+    {
+      ProfileScope wait(ctx.profiler, Op::kDataWait);
+      CPU_LLM_RETURN_IF_ERROR(train_data.Next(inputs.data(), targets.data()));
+    }
     const float lr = schedule.At(step);
     StepStats stats;
     CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, lr, step, &stats));
     const float loss = stats.loss, norm = stats.grad_norm;
     const double ms = timer.Ms();
+    // The first step pays for page faults and cold caches: profile the rest.
+    if (step == static_cast<int>(state.step) + 1) profiler.Reset();
+    else profiler.AddStep(static_cast<int64_t>(ms * 1e6));
     const double tok_s = B * T / (ms / 1000.0);
     if (!std::isfinite(loss)) return RuntimeError("step {}: the loss is not finite ({})", step, loss);
     if (opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == opt.steps)) {
@@ -232,6 +241,7 @@ Status RunTraining(const TrainOptions& opt) {
   CPU_LLM_RETURN_IF_ERROR(validate(final_step));
   CPU_LLM_RETURN_IF_ERROR(save(final_step));
   fmt::print("peak RSS: {:.1f} MB\n", PeakRssBytes() / 1e6);
+  if (opt.profile) fmt::print("{}", profiler.Report());
 
   if (opt.sample_tokens > 0) {
     SampleOptions so;

@@ -37,6 +37,7 @@ struct TrainOptions {
   std::string out_dir = "runs/default";
   int checkpoint_every = 0;  // 0 = only at the end
   bool resume = false;
+  bool profile = false;  // per-op time breakdown printed at the end
 
   int sample_tokens = 300;  // printed after training; 0 = none
   std::string sample_prompt = "And it came to pass";
