@@ -23,7 +23,7 @@ inline void AttendOneQuery(float* out, float* row, const float* q, const float* 
 #pragma omp simd reduction(+ : s)
     for (int i = 0; i < hs; i++) s += q[i] * kt[i];
     row[t] = s * scale;
-    maxv = std::fmax(maxv, row[t]);
+    maxv = row[t] > maxv ? row[t] : maxv;
   }
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)

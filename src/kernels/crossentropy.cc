@@ -13,7 +13,7 @@ void crossentropy_forward(const Context& ctx, float* losses, float* lse, const f
     const float* row = logits + (int64_t)n * Vp;
     float maxv = -INFINITY;
 #pragma omp simd reduction(max : maxv)
-    for (int v = 0; v < V; v++) maxv = std::fmax(maxv, row[v]);
+    for (int v = 0; v < V; v++) maxv = row[v] > maxv ? row[v] : maxv;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < V; v++) sum += FastExp(row[v] - maxv);

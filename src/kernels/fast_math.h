@@ -12,7 +12,8 @@ namespace cpu_llm {
 // e^x for x in any range; inputs below -87 give e^-87 (~1.6e-38), not 0,
 // which is harmless where it is used (softmax numerators, GELU).
 inline float FastExp(float x) {
-  x = std::fmin(std::fmax(x, -87.0f), 88.0f);
+  // Ternaries, not std::fmin/fmax: those are libm calls (NaN rules) that stop vectorization.
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   // x = k ln2 + r with |r| <= ln2/2; ln2 split in two so k*ln2_hi is exact.
   const float k = std::floor(x * 1.44269504088896341f + 0.5f);
   const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
