@@ -4,9 +4,9 @@
 set -euo pipefail
 
 PACKAGES=(
-  g++ cmake make
-  libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev
-  libgtest-dev
+  g++ cmake make pkg-config
+  libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev libpcre2-dev
+  libgtest-dev libbenchmark-dev
 )
 
 missing=()

@@ -1,5 +1,7 @@
 #include "data/tokenizer.h"
 
+#include "data/gpt2_tokenizer.h"
+
 namespace cpu_llm {
 
 std::string Tokenizer::Decode(const std::vector<int32_t>& tokens) const {
@@ -25,7 +27,8 @@ Status MakeTokenizer(const std::string& name, std::unique_ptr<Tokenizer>* out) {
     *out = std::make_unique<ByteTokenizer>();
     return Status();
   }
-  return UsageError("--tokenizer: unknown tokenizer '{}' (expected: bytes)", name);
+  if (name == "gpt2") return LoadGpt2Tokenizer(out);
+  return UsageError("--tokenizer: unknown tokenizer '{}' (expected: bytes or gpt2)", name);
 }
 
 }  // namespace cpu_llm

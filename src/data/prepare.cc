@@ -9,7 +9,7 @@
 #include "core/file_io.h"
 #include "core/progress.h"
 #include "core/timer.h"
-#include "data/llmc_tokenizer_file.h"
+#include "data/llmc_tokenizer.h"
 #include "data/shard_writer.h"
 #include "data/split.h"
 #include "data/tokenizer.h"

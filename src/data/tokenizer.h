@@ -1,5 +1,5 @@
-// Text <-> token ids. The byte tokenizer is the default until GPT-2 BPE lands;
-// both share this interface so the trainer and sampler do not care which.
+// Text <-> token ids. The byte tokenizer and GPT-2 BPE (gpt2_tokenizer.h)
+// share this interface so the trainer and sampler do not care which.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +37,8 @@ class ByteTokenizer final : public Tokenizer {
   using Tokenizer::Decode;  // keep Decode(std::vector<int32_t>) visible
 };
 
-// "bytes" (the only one so far). Unknown names are usage errors.
+// "bytes" or "gpt2". Unknown names are usage errors; "gpt2" can also fail to
+// load (runtime error).
 Status MakeTokenizer(const std::string& name, std::unique_ptr<Tokenizer>* out);
 
 }  // namespace cpu_llm
