@@ -46,7 +46,7 @@ TEST_F(CliPrepare, PreparedShardsTrainAndSample) {
   EXPECT_TRUE(fs::exists(dir_ / "data/train_000001.bin"));
   EXPECT_TRUE(fs::exists(dir_ / "data/val_000000.bin"));
   EXPECT_TRUE(fs::exists(dir_ / "data/bytes_tokenizer.bin"));
-  r = Run({"train", "--train-data", dir_ / "data/train_*.bin", "--val-data", dir_ / "data/val_*.bin", "--model", "d1",
+  r = Run({"train", "--tokenizer", "bytes", "--train-data", dir_ / "data/train_*.bin", "--val-data", dir_ / "data/val_*.bin", "--model", "d1",
            "--channels", "32", "--heads", "2", "-b", "2", "-t", "32", "--steps", "3", "--val-batches", "1",
            "--sample-tokens", "5", "--threads", "1", "--out", dir_ / "run"});
   ExpectSuccess(r);
@@ -57,7 +57,7 @@ TEST_F(CliPrepare, TrainsOnNanoGptTokenFiles) {
   std::vector<uint16_t> tokens;
   for (int i = 0; i < 4000; i++) tokens.push_back(static_cast<uint16_t>("abc def\n"[i % 8]));
   WriteBytes(dir_ / "train.bin", tokens.data(), tokens.size() * 2);
-  ProcessResult r = Run({"train", "--train-data", dir_ / "train.bin", "--data-format", "nanogpt", "--model", "d1",
+  ProcessResult r = Run({"train", "--tokenizer", "bytes", "--train-data", dir_ / "train.bin", "--data-format", "nanogpt", "--model", "d1",
                          "--channels", "32", "--heads", "2", "-b", "2", "-t", "16", "--steps", "2", "--sample-tokens",
                          "0", "--threads", "1", "--out", dir_ / "run"});
   ExpectSuccess(r);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "data/corpus.h"
 #include "data/document_reader.h"
 #include "data/prepare.h"
 #include "data/shard.h"
@@ -218,6 +219,29 @@ TEST(Prepare, ShardsHoldExactlyTheDocumentsSplitByBlocks) {
   }
   EXPECT_TRUE(std::filesystem::exists(dir / "out/prepare.json"));
   EXPECT_TRUE(std::filesystem::exists(sum.tokenizer_file));
+}
+
+// GPT-2 BPE through prepare, cut into 4 KB pieces, gives exactly the ids the
+// reference encoder gives for the whole corpus as one string.
+TEST(Prepare, Gpt2PiecesMatchTheReferenceOnTheWholeCorpus) {
+  TempDir dir;
+  std::string text;
+  ASSERT_TRUE(LoadBundledCorpus(&text).ok());
+  WriteText(dir / "kjv.txt", text);
+  PrepareOptions o = BytesOptions({dir / "kjv.txt"}, dir / "out");
+  o.tokenizer = "gpt2";
+  o.val_fraction = 0.0;
+  o.shard_tokens = 300000;
+  o.reader.piece_bytes = 4096;
+  PrepareSummary sum;
+  ASSERT_TRUE(RunPrepare(o, &sum).ok());
+  std::vector<uint16_t> expect;
+  ASSERT_TRUE(ReadShard(std::string(CPU_LLM_FIXTURE_DIR) + "/gpt2_kjv_ids.bin", 50257, &expect).ok());
+  expect.insert(expect.begin(), 50256);
+  const std::vector<uint16_t> got = ReadShards(sum.train_shards);
+  ASSERT_EQ(got.size(), expect.size());
+  for (size_t i = 0; i < got.size(); i++) ASSERT_EQ(got[i], expect[i]) << "token " << i;
+  EXPECT_EQ(sum.distinct_ids, 9831);  // 9830 ids of text + end-of-text
 }
 
 TEST(Prepare, DeterministicAndRefusesANonEmptyFolderUnlessForced) {

@@ -52,6 +52,7 @@ Metrics ReadMetrics(const std::string& dir) {
 
 TrainOptions SmallRun(const std::string& out) {
   TrainOptions o;
+  o.tokenizer = "bytes";  // byte-level keeps the test model tiny
   o.model = "d2";
   o.n_embd = 64;
   o.batch = 8;

@@ -30,10 +30,11 @@ Status RunSample(const SampleArgs& a) {
   CPU_LLM_RETURN_IF_ERROR(LoadModel(a.checkpoint, &model));
   std::string tok_name = a.tokenizer;
   if (tok_name == "auto") {
-    if (model.config().vocab_size != 257)
+    if (model.config().vocab_size == 257) tok_name = "bytes";
+    else if (model.config().vocab_size == 50257) tok_name = "gpt2";
+    else
       return RuntimeError("{}: vocabulary of {} tokens matches no known tokenizer; pass --tokenizer", a.checkpoint,
                           model.config().vocab_size);
-    tok_name = "bytes";
   }
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(tok_name, &tok));
@@ -71,7 +72,7 @@ CommandRunner AddSampleCommand(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--top-k", a->top_k, "Sample among the k most likely tokens (0: all)")->capture_default_str();
   app->add_option("--seed", a->seed, "Random seed")->capture_default_str();
-  app->add_option("--tokenizer", a->tokenizer, "Tokenizer: auto (from the vocabulary size) or bytes")
+  app->add_option("--tokenizer", a->tokenizer, "Tokenizer: auto (from the vocabulary size: 50257 gpt2, 257 bytes), gpt2 or bytes")
       ->capture_default_str();
   app->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   return [a] { return RunSample(*a); };

@@ -10,8 +10,8 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   auto opt = std::make_shared<TrainOptions>();
   CLI::App* app = root.add_subcommand(
       "train",
-      "Train a GPT-2 model. With no data flags it trains on the bundled corpus (the King James Bible) with the "
-      "byte-level tokenizer, then prints a sample.");
+      "Train a GPT-2 model. With no data flags it trains on the bundled corpus (the King James Bible), "
+      "tokenized with --tokenizer, then prints a sample.");
   app->get_formatter()->column_width(34);
 
   const char* model = "Model";
@@ -25,7 +25,7 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->group(model);
 
   const char* data = "Data";
-  app->add_option("--tokenizer", opt->tokenizer, "Tokenizer: bytes")->capture_default_str()->group(data);
+  app->add_option("--tokenizer", opt->tokenizer, "Tokenizer: gpt2 (GPT-2 BPE) or bytes")->capture_default_str()->group(data);
   app->add_option("--train-data", opt->train_data, "Glob of llm.c token shards (default: bundled corpus)")->group(data);
   app->add_option("--val-data", opt->val_data, "Glob of llm.c validation shards")->group(data);
   app->add_option("--data-format", opt->data_format,

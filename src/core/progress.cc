@@ -33,6 +33,7 @@ void Progress::Update(uint64_t bytes, uint64_t tokens) {
     std::fprintf(stderr, "\r%s\033[K", Line(bytes, tokens).c_str());
   } else {
     const int decile = total_ ? static_cast<int>(10.0 * bytes / total_) : 0;
+    if (bytes >= total_) return;  // Finish() prints the 100% line
     if (decile <= last_decile_ && now - last_draw_ms_ < 30000) return;
     last_decile_ = decile;
     std::fprintf(stderr, "%s\n", Line(bytes, tokens).c_str());

@@ -161,6 +161,7 @@ Status RunTraining(const TrainOptions& opt) {
   }
   const ModelConfig& cfg = model.config();
   const int B = opt.batch, T = opt.seq_len;
+  const int64_t tokenizer_id = tok->name() == "gpt2" ? 1 : 0;  // state file slot [11]
   CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads));
   CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads));
 
@@ -175,6 +176,8 @@ Status RunTraining(const TrainOptions& opt) {
     CPU_LLM_RETURN_IF_ERROR(LoadState(resume_state, &state, &adamw));
     if ("model_" + std::filesystem::path(resume_state).filename().string().substr(6) != state.model_file)
       return RuntimeError("{}: names model file '{}', not the one beside it", resume_state, state.model_file);
+    if (state.tokenizer_id != tokenizer_id)
+      return UsageError("--tokenizer: the checkpoint was trained with the {} tokenizer", state.tokenizer_id ? "gpt2" : "bytes");
     if (state.batch != B || state.seq_len != T)
       return UsageError("--resume: the checkpoint was trained with B={} T={}; pass the same --batch and --seq-len",
                         state.batch, state.seq_len);
@@ -196,7 +199,7 @@ Status RunTraining(const TrainOptions& opt) {
   const LrSchedule schedule{opt.lr, opt.warmup, std::max(opt.steps, 1), opt.lr_final_frac};
   std::vector<int32_t> inputs((size_t)B * T), targets((size_t)B * T);
   auto save = [&](int step) -> Status {
-    TrainState st{step, rng.state(), train_data.position(), B, T, (int64_t)opt.seed, 0, ""};
+    TrainState st{step, rng.state(), train_data.position(), B, T, (int64_t)opt.seed, tokenizer_id, ""};
     std::string path;
     CPU_LLM_RETURN_IF_ERROR(SaveCheckpoint(opt.out_dir, model, adamw, st, &path));
     fmt::print("checkpoint: {}\n", path);

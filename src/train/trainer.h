@@ -18,7 +18,7 @@ struct TrainOptions {
   std::string init_from;  // llm.c checkpoint to start from (fine-tuning)
 
   // Data: empty train_data means the bundled corpus.
-  std::string tokenizer = "bytes";
+  std::string tokenizer = "gpt2";
   std::string train_data, val_data;
   std::string data_format = "llmc";  // or "nanogpt" (headerless uint16 train.bin/val.bin)
   double val_fraction = 0.05;  // bundled corpus only
