@@ -13,7 +13,8 @@ namespace cpu_llm {
 
 struct TrainOptions {
   // Model: a preset name, then explicit overrides (0 = keep the preset's).
-  std::string model = "d4";
+  // Defaults: the demo, a few minutes on 2 cores with GPT-2 tokens.
+  std::string model = "d3";
   int n_layer = 0, n_head = 0, n_embd = 0, max_seq_len = 0, vocab_size = 0;
   std::string init_from;  // llm.c checkpoint to start from (fine-tuning)
 
@@ -23,16 +24,16 @@ struct TrainOptions {
   std::string data_format = "llmc";  // or "nanogpt" (headerless uint16 train.bin/val.bin)
   double val_fraction = 0.05;  // bundled corpus only
 
-  int batch = 16, seq_len = 128;
-  int steps = 600;
+  int batch = 16, seq_len = 64;
+  int steps = 300;
   float lr = 2e-3f;
-  int warmup = 40;
+  int warmup = 20;
   float lr_final_frac = 0.1f;
   AdamWConfig adamw;
   uint64_t seed = 1337;
   int threads = 0;  // 0 = all
 
-  int val_every = 100, val_batches = 8;
+  int val_every = 50, val_batches = 8;
   int log_every = 1;
   std::string out_dir = "runs/default";
   int checkpoint_every = 0;  // 0 = only at the end
