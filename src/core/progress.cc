@@ -18,7 +18,7 @@ std::string Progress::Line(uint64_t bytes, uint64_t tokens) const {
   std::string bar;
   if (tty_) {
     const int width = 24, filled = static_cast<int>(frac * width + 0.5);
-    bar = "[" + std::string(filled, '#') + std::string(width - filled, ' ') + "] ";
+    bar = fmt::format("[{}{}] ", std::string(filled, '#'), std::string(width - filled, ' '));
   }
   std::string eta = (frac > 0.01 && frac < 1.0) ? fmt::format(", eta {:.0f} s", s / frac - s) : "";
   return fmt::format("{}: {}{:5.1f}% {:.1f}/{:.1f} MB, {} tokens, {:.1f} MB/s{}", label_, bar, 100.0 * frac,
