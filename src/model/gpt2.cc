@@ -52,6 +52,11 @@ int64_t BackwardFloats(const ModelConfig& cfg, int B, int T, int n_threads) {
 
 }  // namespace
 
+Status CheckBatchTokens(int B, int T) {
+  if ((int64_t)B * T > (1 << 24)) return UsageError("--batch x --seq-len: {} x {} tokens is too large", B, T);
+  return Status();
+}
+
 int64_t ActivationFloats(const ModelConfig& cfg, int B, int T, int n_threads) {
   int64_t total = BackwardFloats(cfg, B, T, n_threads);
   for (int64_t s : ActivationSizes(cfg, B, T)) total += s;
@@ -91,8 +96,7 @@ Status GPT2::PrepareBatch(int B, int T, int n_threads) {
   if (T <= 0) return UsageError("--seq-len: must be positive (got {})", T);
   if (T > cfg_.max_seq_len)
     return UsageError("--seq-len: {} exceeds the model's maximum sequence length {}", T, cfg_.max_seq_len);
-  // Kernels count the rows of a batch with int.
-  if ((int64_t)B * T > (1 << 24)) return UsageError("--batch x --seq-len: {} x {} tokens is too large", B, T);
+  CPU_LLM_RETURN_IF_ERROR(CheckBatchTokens(B, T));
   if (B <= B_ && T <= T_ && n_threads <= n_threads_) return Status();
   B_ = B;
   T_ = T;

@@ -90,6 +90,9 @@ inline void Timed(Profiler* profiler, Op op, Pass pass, Fn&& f) {
   f();
 }
 
+// Kernels count the rows of a batch with int; B*T above 2^24 is refused.
+Status CheckBatchTokens(int B, int T);
+
 // Floats held by the activation and backward arenas for a (B,T) batch.
 int64_t ActivationFloats(const ModelConfig& cfg, int B, int T, int n_threads);
 

@@ -91,7 +91,7 @@ Status Evaluate(const Context& train_ctx, GPT2& model, DataLoader& val, int n_ba
 // Refuses a configuration that cannot fit in this machine's memory before
 // allocating any of it: parameters, gradients, two AdamW moments, activations.
 Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads) {
-  if ((int64_t)B * T > (1 << 24)) return UsageError("--batch x --seq-len: {} x {} tokens is too large", B, T);
+  CPU_LLM_RETURN_IF_ERROR(CheckBatchTokens(B, T));
   const double need = 4.0 * (4.0 * ParameterCount(cfg) + ActivationFloats(cfg, B, T, threads));
   const double have = static_cast<double>(PhysicalMemoryBytes());
   if (need > have)
