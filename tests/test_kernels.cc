@@ -37,6 +37,9 @@ using V = std::vector<float>;
 using VD = std::vector<double>;
 
 const Context kContexts[] = {Context{1}, Context{2}};
+// Both matmul backends, each on 1 and 2 threads.
+const Context kMatmulContexts[] = {Context{1}, Context{2}, Context{1, nullptr, MatmulBackend::kNaive},
+                                   Context{2, nullptr, MatmulBackend::kNaive}};
 
 // Fast float kernel vs float reference. Both round every term of a reduction
 // of length K; for random-signed terms the accumulated error is about
@@ -60,8 +63,8 @@ TEST(KernelsMatmul, MatchesReference) {
         ref::matmul_forward(out_nb.data(), inp.data(), w.data(), static_cast<const float*>(nullptr), N, C, OC);
         ref::matmul_forward(out_b.data(), inp.data(), w.data(), b.data(), N, C, OC);
         ref::matmul_backward(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(), N, C, OC);
-        for (const Context& ctx : kContexts) {
-          SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+        for (const Context& ctx : kMatmulContexts) {
+          SCOPED_TRACE(fmt::format("threads={} backend={}", ctx.n_threads, MatmulBackendName(ctx.matmul)));
           V got(N * OC, NAN);
           matmul_forward(ctx, got.data(), inp.data(), w.data(), nullptr, N, C, OC);
           ExpectAllNear(got, out_nb, Tol(C, MaxAbs(out_nb)), "out (no bias)");

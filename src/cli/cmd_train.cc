@@ -50,6 +50,9 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->capture_default_str()->group(train);
   app->add_option("--seed", opt->seed, "Seed for initialisation and sampling")->capture_default_str()->group(train);
   app->add_option("--threads", opt->threads, "Threads (0: all cores)")->capture_default_str()->group(train);
+  app->add_option("--matmul", opt->matmul, "Matmul kernels: tiled (SIMD register tiles) or naive (plain loops)")
+      ->capture_default_str()
+      ->group(train);
 
   const char* out = "Output";
   app->add_option("-o,--out", opt->out_dir, "Run folder: checkpoints and metrics.jsonl")->capture_default_str()->group(out);

@@ -15,5 +15,6 @@ using CommandRunner = std::function<Status()>;
 CommandRunner AddTrainCommand(CLI::App& root);
 CommandRunner AddSampleCommand(CLI::App& root);
 CommandRunner AddPrepareCommand(CLI::App& root);
+CommandRunner AddBenchCommand(CLI::App& root);
 
 }  // namespace cpu_llm

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("sample"), std::move(sample));
   cpu_llm::CommandRunner prepare = cpu_llm::AddPrepareCommand(app);
   commands.emplace_back(app.get_subcommand("prepare"), std::move(prepare));
+  cpu_llm::CommandRunner bench = cpu_llm::AddBenchCommand(app);
+  commands.emplace_back(app.get_subcommand("bench"), std::move(bench));
 
   try {
     app.parse(argc, argv);

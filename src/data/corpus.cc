@@ -46,4 +46,19 @@ void SplitByBlocks(const std::vector<uint16_t>& tokens, double val_fraction, uin
   }
 }
 
+Status OpenBundledCorpus(const Tokenizer& tok, double val_fraction, uint64_t seed, int B, int T, int vocab_size,
+                         DataLoader* train, DataLoader* val) {
+  std::string text;
+  CPU_LLM_RETURN_IF_ERROR(LoadBundledCorpus(&text));
+  std::vector<int32_t> ids = tok.Encode(text);
+  std::vector<uint16_t> tokens;
+  tokens.reserve(ids.size() + 1);
+  tokens.push_back(static_cast<uint16_t>(tok.eot_token()));
+  for (int32_t id : ids) tokens.push_back(static_cast<uint16_t>(id));
+  std::vector<uint16_t> train_tokens, val_tokens;
+  SplitByBlocks(tokens, val_fraction, seed, &train_tokens, &val_tokens);
+  CPU_LLM_RETURN_IF_ERROR(train->OpenTokens(std::move(train_tokens), "bundled corpus (train split)", B, T, vocab_size));
+  return val->OpenTokens(std::move(val_tokens), "bundled corpus (val split)", B, T, vocab_size);
+}
+
 }  // namespace cpu_llm

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/loader.h"
+#include "data/tokenizer.h"
 
 namespace cpu_llm {
 
@@ -18,5 +20,10 @@ Status LoadBundledCorpus(std::string* text);
 // same text hold the same val tokens.
 void SplitByBlocks(const std::vector<uint16_t>& tokens, double val_fraction, uint64_t seed,
                    std::vector<uint16_t>* train, std::vector<uint16_t>* val);
+
+// Tokenizes the bundled corpus with tok (end-of-text first), splits it as
+// above and opens B x T loaders over the two parts.
+Status OpenBundledCorpus(const Tokenizer& tok, double val_fraction, uint64_t seed, int B, int T, int vocab_size,
+                         DataLoader* train, DataLoader* val);
 
 }  // namespace cpu_llm

@@ -128,6 +128,7 @@ void OuterProduct(const Context& ctx, float* out, int64_t ldo, const float* s, i
 
 void matmul_forward(const Context& ctx, float* out, const float* inp, const float* weight, const float* bias, int N,
                     int C, int OC) {
+  if (ctx.matmul == MatmulBackend::kNaive) return matmul_forward_naive(ctx, out, inp, weight, bias, N, C, OC);
   // A block of 64 output channels of the weight (64*C floats) stays in L2
   // while every row tile of the input streams past it.
   constexpr int kOcBlock = 64;
@@ -156,6 +157,8 @@ void matmul_forward(const Context& ctx, float* out, const float* inp, const floa
 
 void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
                      const float* inp, const float* weight, int N, int C, int OC) {
+  if (ctx.matmul == MatmulBackend::kNaive)
+    return matmul_backward_naive(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
   // dinp[n, :] = sum_o dout[n, o] * weight[o, :]
   if (dinp) OuterProduct(ctx, dinp, C, dout, OC, 1, weight, C, N, C, OC, /*accumulate=*/false);
   // dweight[o, :] += sum_n dout[n, o] * inp[n, :]

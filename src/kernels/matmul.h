@@ -17,4 +17,11 @@ void matmul_forward(const Context& ctx, float* out, const float* inp, const floa
 void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
                      const float* inp, const float* weight, int N, int C, int OC);
 
+// The same two products as plain loops (matmul_naive.cc); the two functions
+// above call these when ctx.matmul is MatmulBackend::kNaive.
+void matmul_forward_naive(const Context& ctx, float* out, const float* inp, const float* weight, const float* bias,
+                          int N, int C, int OC);
+void matmul_backward_naive(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, int N, int C, int OC);
+
 }  // namespace cpu_llm

@@ -46,19 +46,8 @@ Status OpenData(const TrainOptions& opt, const Tokenizer& tok, int vocab, DataLo
                 bool* have_val) {
   const int B = opt.batch, T = opt.seq_len;
   if (opt.train_data.empty()) {
-    std::string text;
-    CPU_LLM_RETURN_IF_ERROR(LoadBundledCorpus(&text));
-    std::vector<int32_t> ids = tok.Encode(text);
-    std::vector<uint16_t> tokens;
-    tokens.reserve(ids.size() + 1);
-    tokens.push_back(static_cast<uint16_t>(tok.eot_token()));
-    for (int32_t id : ids) tokens.push_back(static_cast<uint16_t>(id));
-    std::vector<uint16_t> train_tokens, val_tokens;
-    SplitByBlocks(tokens, opt.val_fraction, opt.seed, &train_tokens, &val_tokens);
-    CPU_LLM_RETURN_IF_ERROR(train->OpenTokens(std::move(train_tokens), "bundled corpus (train split)", B, T, vocab));
-    CPU_LLM_RETURN_IF_ERROR(val->OpenTokens(std::move(val_tokens), "bundled corpus (val split)", B, T, vocab));
     *have_val = true;
-    return Status();
+    return OpenBundledCorpus(tok, opt.val_fraction, opt.seed, B, T, vocab, train, val);
   }
   TokenFileFormat format;
   CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &format));
@@ -75,7 +64,8 @@ Status OpenData(const TrainOptions& opt, const Tokenizer& tok, int vocab, DataLo
 
 Status Evaluate(const Context& train_ctx, GPT2& model, DataLoader& val, int n_batches, int B, int T,
                 std::vector<int32_t>& inputs, std::vector<int32_t>& targets, float* val_loss) {
-  const Context ctx{train_ctx.n_threads, nullptr};  // the profile covers training steps only
+  Context ctx = train_ctx;
+  ctx.profiler = nullptr;  // the profile covers training steps only
   CPU_LLM_RETURN_IF_ERROR(val.Reset());
   double sum = 0.0;
   for (int i = 0; i < n_batches; i++) {
@@ -117,7 +107,8 @@ Status CheckOptions(const TrainOptions& opt) {
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
   TokenFileFormat format;
   CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &format));
-  return Status();
+  MatmulBackend matmul;
+  return ParseMatmulBackend(opt.matmul, &matmul);
 }
 
 }  // namespace
@@ -126,7 +117,9 @@ Status RunTraining(const TrainOptions& opt) {
   CPU_LLM_RETURN_IF_ERROR(CheckOptions(opt));
   const int threads = opt.threads > 0 ? opt.threads : DefaultThreadCount();
   Profiler profiler;
-  const Context ctx{threads, opt.profile ? &profiler : nullptr};
+  MatmulBackend matmul;
+  CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(opt.matmul, &matmul));
+  const Context ctx{threads, opt.profile ? &profiler : nullptr, matmul};
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(opt.tokenizer, &tok));
   CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(opt.out_dir));

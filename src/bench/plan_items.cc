@@ -1,0 +1,63 @@
+#include "bench/plan_items.h"
+
+namespace cpu_llm {
+
+const std::vector<PlanItem>& PlanItems() {
+  static const std::vector<PlanItem> kItems = {
+      {1, "Mixed precision (bf16, f16)", "not built yet",
+       "Weights, activations and gradients in 16-bit formats with fp32 master weights and loss scaling for f16.",
+       "(planned: `train --precision fp32|bf16|f16`)", "Planned: loss curves against fp32 on the same data."},
+      {2, "Memory-mapped token shards", "not built yet",
+       "Shards read through mmap so datasets larger than RAM train without being loaded. Today the loader "
+       "reads one shard at a time into memory.",
+       "(planned: `train --data-access read|mmap`)", "Planned: identical batches from both access paths."},
+      {3, "Gradient accumulation", "not built yet",
+       "Several micro-batches per optimizer step, so the effective batch grows at constant memory. The model's "
+       "Backward already accumulates into the gradient arena with a scale (tested by Model.BackwardAccumulatesAndScales).",
+       "(planned: `train --grad-accum N`)", "Planned: one step of N micro-batches against one step of the big batch."},
+      {4, "SIMD kernels", "partly built",
+       "The matmuls of every linear layer and the LM head run register-tiled vector code (GCC vector extensions, "
+       "compiled for the build machine: 4x2 dot-product tiles forward, 6x16 outer-product tiles backward with "
+       "AVX2; wider with AVX-512). Run-time dispatch across AVX2 / AVX-512 / AVX512-BF16 (Highway) is not built yet.",
+       "`train --matmul tiled` (default) or `--matmul naive` (the plain loops, kept as the before); "
+       "`bench --ablation --switch matmul`",
+       "KernelsMatmul.MatchesReference checks both backends, on 1 and 2 threads, against the scalar reference "
+       "(src/kernels/reference/reference.h) over odd shapes; the reference itself is checked against finite "
+       "differences; Parity.* holds the whole model to PyTorch."},
+      {5, "Flat, contiguous tensors", "built",
+       "Parameters, gradients, optimizer moments and activations each live in one flat arena, sized once, "
+       "laid out like llm.c; no allocation inside the step and no nested vectors.",
+       "Always on (a design choice, not a switch); the before is measured by a separate layer benchmark over "
+       "nested `std::vector<std::vector<float>>` storage.",
+       "BenchLib tests: the nested and flat layers give the same outputs and gradients, and match the reference ops."},
+      {6, "Profiling", "built",
+       "A per-op timer (forward and backward of each op class, optimizer, gradient reduction, data wait) behind "
+       "one pointer in the Context: off costs one branch per op. perf and flame-graph instructions are in "
+       "docs/PROFILING.md.",
+       "`train --profile`; `bench` profiles by default, `bench --no-profile` turns it off; "
+       "`bench --ablation --switch profiler` measures its cost",
+       "TrainProfile.RecordsEveryOpAndChangesNothing: every op class is timed and the losses are bit-identical "
+       "with the profiler on and off."},
+      {7, "Asynchronous data loading", "not built yet",
+       "A loader thread fills the next batch while the step computes. Today batches are read synchronously "
+       "(the profile's data-wait row shows what that costs).",
+       "(planned: `train --loader sync|async`)", "Planned: identical batch sequence sync and async."},
+      {8, "Minimal synchronization", "partly built",
+       "Kernels split work with static OpenMP schedules in which every output element has one owner and a fixed "
+       "summation order: no atomics, no locks, results independent of the thread count. The gradient norm is a "
+       "fixed 64-chunk reduction. Multi-machine gradient reduction (MPI) is not built yet.",
+       "`train --threads N`; `bench --ablation --switch threads`",
+       "Model.GradientsAreDeterministicAcrossThreadCounts and the kernels' *IndependentOfThreadCount tests: "
+       "bit-identical results on 1 and 2 threads."},
+      {9, "BLAS backends", "not built yet",
+       "Large matrix products through OpenBLAS / BLIS / oneDNN as alternative matmul backends.",
+       "(planned: `train --matmul blas`)", "Planned: the same reference tests as the built-in kernels."},
+      {10, "Architecture tweaks", "not built yet",
+       "Smaller models, cheaper activations, pruning rarely used tokens from the vocabulary. Smaller models "
+       "exist today as presets (d1..d48), not yet as a measured tweak.",
+       "(planned: `train --activation`, `--prune-vocab`)", "Planned: loss at equal time against the baseline."},
+  };
+  return kItems;
+}
+
+}  // namespace cpu_llm

@@ -1,0 +1,246 @@
+#include "bench/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "bench/plan_items.h"
+#include "core/file_io.h"
+
+namespace cpu_llm {
+namespace {
+
+using nlohmann::json;
+
+std::string Mb(const json& bytes) { return fmt::format("{:.0f} MB", bytes.get<double>() / 1e6); }
+
+std::string Spread(double median, double lo, double hi, int digits = 1) {
+  return fmt::format("{:.{}f} ({:.{}f}–{:.{}f})", median, digits, lo, digits, hi, digits);
+}
+
+// (op, fwd+bwd ms) of a profile, largest first.
+std::vector<std::pair<std::string, double>> OpShares(const json& profile) {
+  std::vector<std::pair<std::string, double>> ops;
+  for (const json& o : profile["ops"])
+    ops.emplace_back(o["op"].get<std::string>(), o["fwd_ms"].get<double>() + o["bwd_ms"].get<double>());
+  std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return ops;
+}
+
+std::string MachineSection(const json& b, const json& a) {
+  const json& m = b["machine"];
+  std::string simd;
+  for (const json& s : m["simd"]) simd += (simd.empty() ? "" : ", ") + s.get<std::string>();
+  const json& p = b["peak"];
+  std::string out = "## Machine\n\n| | |\n|---|---|\n";
+  out += fmt::format("| CPU | {} ({} logical CPUs) |\n", m["cpu"].get<std::string>(), m["logical_cpus"].get<int>());
+  out += fmt::format("| SIMD the CPU offers | {} |\n", simd.empty() ? "none detected" : simd);
+  out += fmt::format("| memory | {:.1f} GB |\n", m["memory_bytes"].get<double>() / 1e9);
+  out += fmt::format("| OS | {} |\n| build | {} |\n", m["os"].get<std::string>(), m["build"].get<std::string>());
+  out += fmt::format("| measured peak, fp32 | {:.1f} GFLOP/s ({}, {} threads) |\n", p["fp32_gflops"].get<double>(),
+                     p["fp32_isa"].get<std::string>(), p["threads"].get<int>());
+  out += fmt::format("| measured peak, bf16 | {} |\n",
+                     p["bf16_gflops"].get<double>() > 0 ? fmt::format("{:.1f} GFLOP/s", p["bf16_gflops"].get<double>())
+                                                         : std::string("no AVX512_BF16 on this CPU"));
+  out += fmt::format("| baseline measured | {} |\n", m["date"].get<std::string>());
+  if (!a.is_null()) out += fmt::format("| ablation measured | {} |\n", a["machine"]["date"].get<std::string>());
+  return out + "\n";
+}
+
+std::string BaselineSection(const json& b) {
+  std::string out =
+      "## Baseline: fp32 training, every switch at its default\n\n"
+      "Milliseconds per optimizer step (forward, backward, gradient norm, AdamW, data): median over the timed "
+      "steps of all runs, with min–max. PyTorch rows run tools/torch_bench.py (the same model in plain torch.nn, "
+      "AdamW, same thread count) in the same bench session.\n\n"
+      "| workload | implementation | ms/step (min–max) | tokens/s | GFLOP/s | MFU | peak RSS |\n"
+      "|---|---|---|---|---|---|---|\n";
+  auto row = [&](const json& w, const std::string& impl) {
+    out += fmt::format("| {} | {} | {} | {:.0f} | {:.1f} | {:.1f}% | {} |\n", w["workload"].get<std::string>(), impl,
+                       Spread(w["ms_median"], w["ms_min"], w["ms_max"]), w["tok_s"].get<double>(),
+                       w["gflops"].get<double>(), 100.0 * w["mfu"].get<double>(), Mb(w["peak_rss_bytes"]));
+  };
+  for (const json& w : b["workloads"]) {
+    row(w, "cpu_llm");
+    for (const json& p : b["pytorch"])
+      if (p["workload"] == w["workload"])
+        row(p, fmt::format("PyTorch {} {}", p["torch_version"].get<std::string>(), p["dtype"].get<std::string>()));
+  }
+  if (b.contains("pytorch_skipped"))
+    out += fmt::format("\nPyTorch was skipped: {}.\n", b["pytorch_skipped"].get<std::string>());
+  out += "\nMemory held by cpu_llm's arenas:\n\n| workload | model | parameters | gradients | AdamW state | activations |\n"
+         "|---|---|---|---|---|---|\n";
+  for (const json& w : b["workloads"]) {
+    const json& by = w["bytes"];
+    out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", w["workload"].get<std::string>(),
+                       w["description"].get<std::string>(), Mb(by["params"]), Mb(by["grads"]), Mb(by["optimizer"]),
+                       Mb(by["activations"]));
+  }
+  for (const json& w : b["workloads"]) {
+    bool first = true;
+    for (const json& p : b["pytorch"])
+      if (p["workload"] == w["workload"] && p["dtype"] == "fp32") {
+        if (first) out += "\n";
+        first = false;
+        out += fmt::format("- {}: cpu_llm runs at {:.2f}x the speed of PyTorch fp32 and peaks at {:.2f}x its memory.\n",
+                           w["workload"].get<std::string>(), p["ms_median"].get<double>() / w["ms_median"].get<double>(),
+                           w["peak_rss_bytes"].get<double>() / p["peak_rss_bytes"].get<double>());
+      }
+  }
+  return out + "\n";
+}
+
+std::string ProfileSection(const json& b) {
+  std::string out =
+      "## Where the time goes (built-in profiler)\n\nPer op class, forward and backward milliseconds per step "
+      "and share of the step, from the baseline runs (the first run of each workload).\n\n";
+  for (const json& w : b["workloads"]) {
+    if (!w.contains("profile")) continue;
+    const json& p = w["profile"];
+    const double step = p["step_ms"].get<double>();
+    out += fmt::format("### {} ({:.1f} ms/step over {} steps)\n\n| op | forward ms | backward ms | share |\n|---|---|---|---|\n",
+                       w["workload"].get<std::string>(), step, p["steps"].get<int>());
+    double covered = 0.0;
+    for (const json& o : p["ops"]) {
+      const double f = o["fwd_ms"].get<double>(), bw = o["bwd_ms"].get<double>();
+      covered += f + bw;
+      out += fmt::format("| {} | {:.2f} | {:.2f} | {:.1f}% |\n", o["op"].get<std::string>(), f, bw, 100.0 * (f + bw) / step);
+    }
+    out += fmt::format("| (untimed glue) | | | {:.1f}% |\n\n", 100.0 * (step - covered) / step);
+    const auto shares = OpShares(p);
+    out += "Largest: ";
+    for (size_t i = 0; i < std::min<size_t>(5, shares.size()); i++)
+      out += fmt::format("{}{} {:.1f}%", i ? ", " : "", shares[i].first, 100.0 * shares[i].second / step);
+    out += ".\n\n";
+  }
+  return out;
+}
+
+std::string PairTable(const json& p, int runs) {
+  const json &be = p["before"], &af = p["after"];
+  std::string out = fmt::format(
+      "Workload {}, {} alternating runs of each side ({} warm-up + {} timed steps per run):\n\n"
+      "| | ms/step (median of run medians) | peak RSS |\n|---|---|---|\n| before: {} | {:.1f} | {} |\n"
+      "| after: {} | {:.1f} | {} |\n\n",
+      p["workload"].get<std::string>(), runs, p["warmup_steps"].get<int>(), p["steps"].get<int>(),
+      be["label"].get<std::string>(), be["ms_median"].get<double>(), Mb(be["peak_rss_bytes"]),
+      af["label"].get<std::string>(), af["ms_median"].get<double>(), Mb(af["peak_rss_bytes"]));
+  out += fmt::format("Speedup (before/after, per pair of runs): **{:.3f}x** (min {:.3f}, max {:.3f}). ",
+                     p["speedup_median"].get<double>(), p["speedup_min"].get<double>(), p["speedup_max"].get<double>());
+  const double d = p["loss_max_abs_diff"].get<double>();
+  out += d == 0.0 ? "Losses of the timed steps: bit-identical before and after.\n"
+                  : fmt::format("Largest difference in the timed steps' losses between the two sides: {:.2e}.\n", d);
+  return out;
+}
+
+std::string ItemSection(const PlanItem& item, const json& b, const json& a, const std::string& perf_top,
+                        const std::string& flamegraph_link) {
+  std::string out = fmt::format("### {}. {} — {}\n\n{}\n\n**Switch:** {}\n\n", item.number, item.title, item.status,
+                                item.what, item.how_to_switch);
+  bool measured = false;
+  if (!a.is_null())
+    for (const json& p : a["pairs"])
+      if (p["plan_item"] == item.number) {
+        out += fmt::format("**Before/after** — {}. ", p["question"].get<std::string>());
+        out += PairTable(p, a["runs"].get<int>()) + "\n";
+        if (p["switch"] == "profiler")
+          out += fmt::format("Profiler overhead: {:+.2f}% of the step (median pair).\n\n",
+                             100.0 * (1.0 / p["speedup_median"].get<double>() - 1.0));
+        measured = true;
+      }
+  if (item.number == 5 && b.contains("flat_vs_nested")) {
+    const json& f = b["flat_vs_nested"];
+    out += fmt::format(
+        "**Before/after** — one layer, GELU(x·Wᵀ+b) forward and backward, N={} C={} OC={}, single thread, the same "
+        "scalar loops over two storage layouts, {} alternating repetitions:\n\n| storage | ms (min–max) |\n|---|---|\n"
+        "| nested std::vector<std::vector<float>> | {} |\n| flat arrays | {} |\n\n"
+        "Flat storage is **{:.2f}x** faster (medians); the two give results that differ by at most {:.1e}.\n\n",
+        f["N"].get<int>(), f["C"].get<int>(), f["OC"].get<int>(), f["reps"].get<int>(),
+        Spread(f["nested_ms_median"], f["nested_ms_min"], f["nested_ms_max"], 2),
+        Spread(f["flat_ms_median"], f["flat_ms_min"], f["flat_ms_max"], 2),
+        f["nested_ms_median"].get<double>() / f["flat_ms_median"].get<double>(), f["max_abs_diff"].get<double>());
+    measured = true;
+  }
+  if (item.number == 6 && !perf_top.empty()) {
+    out += "**perf findings** (tools/perf_profile.sh on the gpt2-124m training step; how-to in docs/PROFILING.md):\n\n```\n" +
+           perf_top + (perf_top.back() == '\n' ? "" : "\n") + "```\n\n";
+    if (!flamegraph_link.empty()) out += fmt::format("Flame graph: [{}]({}).\n\n", flamegraph_link, flamegraph_link);
+  }
+  if (!measured && item.number != 6) out += "**Before/after:** nothing to measure yet.\n\n";
+  out += fmt::format("**Validation:** {}\n\n", item.validation);
+  return out;
+}
+
+}  // namespace
+
+std::string RenderReport(const json& b, const json& a, const std::string& perf_top, const std::string& results_link,
+                         const std::string& flamegraph_link) {
+  std::string out = fmt::format(
+      "# Optimizations, measured\n\n"
+      "Generated by `cpu_llm bench --report` from the bench results in [{0}]({0}) — do not edit by hand; "
+      "`tools/bench_all.sh` reruns the measurements and regenerates this file.\n\n",
+      results_link);
+  out +=
+      "How the numbers are made: every run is a fresh `cpu_llm bench --worker` process (clean caches, allocator "
+      "and peak RSS) that trains on the bundled corpus: warm-up steps, then timed optimizer steps. Training FLOPs "
+      "per token = 6 × (parameters except position embeddings) + 12 × layers × T × C (attention scores and mixing, "
+      "full T×T as in PaLM's MFU); MFU = achieved FLOP/s ÷ the peak the bench measured on this machine. "
+      "Before/after pairs alternate their runs (ABBA) so machine noise lands on both sides; each pair of runs "
+      "gives one ratio; the report shows the median ratio and its min–max.\n\n";
+  out += MachineSection(b, a);
+  out += BaselineSection(b);
+  out += ProfileSection(b);
+  out += "## The plan, item by item\n\n";
+  for (const PlanItem& item : PlanItems()) out += ItemSection(item, b, a, perf_top, flamegraph_link);
+  return out;
+}
+
+std::string ProfileTable(const json& profile) {
+  const double step = profile["step_ms"].get<double>();
+  std::string t = fmt::format("  {:<18} {:>10} {:>10} {:>7}\n", "op", "fwd ms", "bwd ms", "share");
+  for (const json& o : profile["ops"])
+    t += fmt::format("  {:<18} {:>10.2f} {:>10.2f} {:>6.1f}%\n", o["op"].get<std::string>(), o["fwd_ms"].get<double>(),
+                     o["bwd_ms"].get<double>(), 100.0 * (o["fwd_ms"].get<double>() + o["bwd_ms"].get<double>()) / step);
+  return t;
+}
+
+static Status ReadText(const std::string& path, std::string* text) {
+  std::vector<uint8_t> bytes;
+  CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(path, &bytes));
+  text->assign(bytes.begin(), bytes.end());
+  return Status();
+}
+
+Status WriteReport(const std::string& from_dir, const std::string& out_path) {
+  namespace fs = std::filesystem;
+  auto read_json = [](const std::string& path, bool required, json* j) -> Status {
+    std::string text;
+    if (!fs::exists(path)) return required ? RuntimeError("{}: not found (run the bench with --json first)", path) : Status();
+    CPU_LLM_RETURN_IF_ERROR(ReadText(path, &text));
+    try {
+      *j = json::parse(text);
+    } catch (const json::exception& e) {
+      return RuntimeError("{}: not valid JSON: {}", path, e.what());
+    }
+    return Status();
+  };
+  json baseline, ablation;
+  CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/baseline.json", true, &baseline));
+  CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/ablation.json", false, &ablation));
+  if (baseline.value("kind", "") != "cpu_llm-bench-baseline")
+    return RuntimeError("{}/baseline.json: not a bench baseline result", from_dir);
+  if (!ablation.is_null() && ablation.value("kind", "") != "cpu_llm-bench-ablation")
+    return RuntimeError("{}/ablation.json: not a bench ablation result", from_dir);
+  std::string perf_top;
+  const std::string perf_path = from_dir + "/perf_gpt2-124m.top.txt";
+  if (fs::exists(perf_path)) CPU_LLM_RETURN_IF_ERROR(ReadText(perf_path, &perf_top));
+  const fs::path out_dir = fs::absolute(out_path).parent_path();
+  const std::string results_link = fs::relative(fs::absolute(from_dir), out_dir).string();
+  const std::string svg = from_dir + "/perf_gpt2-124m.svg";
+  const std::string svg_link = fs::exists(svg) ? fs::relative(fs::absolute(svg), out_dir).string() : "";
+  const std::string text = RenderReport(baseline, ablation, perf_top, results_link, svg_link);
+  return WriteFileAtomic(out_path, text.data(), text.size());
+}
+
+}  // namespace cpu_llm

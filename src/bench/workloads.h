@@ -1,0 +1,40 @@
+// The bench's named workloads and the arithmetic it reports for them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "model/config.h"
+
+namespace cpu_llm {
+
+struct Workload {
+  std::string name;
+  std::string description;
+  std::string model;  // a ConfigFromName preset; vocabulary: GPT-2's 50,257
+  int B = 0, T = 0;
+  int warmup_steps = 0;  // run, not timed: page faults, cold caches
+  int steps = 0;         // timed optimizer steps per run
+};
+
+// gpt2-124m (B=4 T=256), d6 (C=384, B=8 T=128) and tiny (d2, B=4 T=64).
+const std::vector<Workload>& Workloads();
+Status FindWorkload(const std::string& name, Workload* workload);
+std::string WorkloadNamesHelp();
+
+// The model a workload trains: the preset with GPT-2's vocabulary and
+// exactly T positions.
+Status WorkloadConfig(const Workload& workload, ModelConfig* cfg);
+
+// Training FLOPs per token: 6 per weight of the matrix products (2 forward,
+// 4 backward) plus attention's score and mixing products, 12*L*T*C (the
+// full T x T matrices, as PaLM's MFU convention counts them, though causal
+// masking halves the useful work). The weights are all parameters except the
+// position embeddings, which are added, not multiplied (the tied token
+// embedding counts once: as the LM head's matrix). Layernorm gains and
+// biases are in the count too; they are < 0.1% of it.
+double TrainFlopsPerToken(const ModelConfig& cfg, int T);
+
+}  // namespace cpu_llm

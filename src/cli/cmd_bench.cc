@@ -1,0 +1,138 @@
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "bench/ablation.h"
+#include "bench/driver.h"
+#include "bench/report.h"
+#include "bench/torch_runner.h"
+#include "cli/commands.h"
+#include "core/file_io.h"
+
+namespace cpu_llm {
+namespace {
+
+struct BenchArgs {
+  std::vector<std::string> workloads;
+  int runs = 0;  // 0: 1 for the baseline, 5 for --ablation
+  int warmup = 0, steps = 0;
+  int threads = 0;
+  std::string matmul = "tiled";
+  bool no_profile = false;
+  bool torch = false;
+  std::string torch_script = DefaultTorchScript();
+  std::vector<std::string> torch_dtypes = {"fp32", "bf16"};
+  bool no_flat_nested = false;
+  bool ablation = false;
+  std::vector<std::string> switches;
+  std::string json_out;
+  std::string report, from_dir;
+  bool list = false;
+  std::string worker;  // internal: one run of one workload, JSON on stdout
+};
+
+Status WriteJson(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(1) + "\n";
+  return WriteFileAtomic(path, text.data(), text.size());
+}
+
+Status RunBench(const BenchArgs& a) {
+  if (a.runs < 0 || a.warmup < 0 || a.steps < 0 || a.threads < 0)
+    return UsageError("--runs, --warmup, --steps and --threads must not be negative");
+  BenchSwitches sw;
+  sw.threads = a.threads;
+  sw.profile = !a.no_profile;
+  CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(a.matmul, &sw.matmul));
+
+  if (!a.worker.empty()) {
+    Workload w;
+    CPU_LLM_RETURN_IF_ERROR(FindWorkload(a.worker, &w));
+    if (a.warmup > 0) w.warmup_steps = a.warmup;
+    if (a.steps > 0) w.steps = a.steps;
+    nlohmann::json result;
+    CPU_LLM_RETURN_IF_ERROR(RunWorkload(w, sw, &result));
+    fmt::print("{}\n", result.dump());
+    return Status();
+  }
+  if (a.list) {
+    fmt::print("workloads:\n");
+    for (const Workload& w : Workloads())
+      fmt::print("  {:<10} {} (warm-up {}, {} timed steps)\n", w.name, w.description, w.warmup_steps, w.steps);
+    fmt::print("switches (--ablation):\n");
+    for (const AblationPair& p : AblationPairs(DefaultThreadCount()))
+      fmt::print("  {:<10} plan item {}: {} -> {} on {}\n", p.name, p.plan_item, p.before_label, p.after_label,
+                 p.workload);
+    return Status();
+  }
+  if (!a.report.empty()) {
+    if (a.from_dir.empty()) return UsageError("--report needs --from DIR (the folder of bench JSON files)");
+    return WriteReport(a.from_dir, a.report);
+  }
+
+  nlohmann::json result;
+  if (a.ablation) {
+    AblationOptions opt;
+    opt.switches = a.switches;
+    if (a.workloads.size() > 1) return UsageError("--ablation takes at most one --workload");
+    if (!a.workloads.empty()) opt.workload = a.workloads.front();
+    opt.runs = a.runs > 0 ? a.runs : 5;
+    opt.warmup = a.warmup;
+    opt.steps = a.steps;
+    CPU_LLM_RETURN_IF_ERROR(RunAblation(opt, &result));
+    fmt::print("{}", AblationTable(result));
+  } else {
+    BaselineOptions opt;
+    opt.workloads = a.workloads;
+    opt.runs = a.runs > 0 ? a.runs : 1;
+    opt.warmup = a.warmup;
+    opt.steps = a.steps;
+    opt.switches = sw;
+    opt.torch = a.torch;
+    opt.torch_script = a.torch_script;
+    opt.torch_dtypes = a.torch_dtypes;
+    opt.flat_nested = !a.no_flat_nested;
+    CPU_LLM_RETURN_IF_ERROR(RunBaseline(opt, &result));
+    fmt::print("{}", BaselineTable(result));
+    for (const nlohmann::json& w : result["workloads"])
+      if (w.contains("profile")) fmt::print("\nprofile of {}:\n{}", w["workload"].get<std::string>(), ProfileTable(w["profile"]));
+  }
+  if (!a.json_out.empty()) {
+    CPU_LLM_RETURN_IF_ERROR(WriteJson(a.json_out, result));
+    fmt::print("wrote {}\n", a.json_out);
+  }
+  return Status();
+}
+
+}  // namespace
+
+CommandRunner AddBenchCommand(CLI::App& root) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* app = root.add_subcommand(
+      "bench",
+      "Measure training speed and memory on named workloads (each run in a fresh process), compare "
+      "switches before/after (--ablation), or write docs/OPTIMIZATIONS.md from saved results (--report).");
+  app->get_formatter()->column_width(34);
+  app->add_option("--workload", a->workloads, "Workload(s) to run (default: all): " + WorkloadNamesHelp());
+  app->add_option("--runs", a->runs, "Worker processes per workload (default 1), or per side with --ablation (default 5)");
+  app->add_option("--warmup", a->warmup, "Untimed steps per run (default: the workload's)");
+  app->add_option("--steps", a->steps, "Timed steps per run (default: the workload's)");
+  app->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
+  app->add_option("--matmul", a->matmul, "Matmul kernels: tiled or naive")->capture_default_str();
+  app->add_flag("--no-profile", a->no_profile, "Turn the per-op profiler off");
+  app->add_flag("--torch", a->torch, "Also run PyTorch on the same workloads (tools/torch_bench.py; skipped without torch)");
+  app->add_option("--torch-script", a->torch_script, "Path of torch_bench.py")->capture_default_str();
+  app->add_option("--torch-dtypes", a->torch_dtypes, "PyTorch precisions: fp32, bf16")->delimiter(',')->capture_default_str();
+  app->add_flag("--no-flat-nested", a->no_flat_nested, "Skip the flat-vs-nested storage benchmark");
+  app->add_flag("--ablation", a->ablation, "Run before/after pairs of each switch, alternating, and report the ratios");
+  app->add_option("--switch", a->switches, "With --ablation: only these switches (see --list)");
+  app->add_option("--json", a->json_out, "Write the results as JSON to this file");
+  app->add_option("--report", a->report, "Write the Markdown report (docs/OPTIMIZATIONS.md) from the JSON in --from");
+  app->add_option("--from", a->from_dir, "Folder holding baseline.json and ablation.json (with --report)");
+  app->add_flag("--list", a->list, "List the workloads and switches");
+  app->add_option("--worker", a->worker, "Internal: run one workload in this process, JSON on stdout")
+      ->group("");  // hidden
+  return [a] { return RunBench(*a); };
+}
+
+}  // namespace cpu_llm
