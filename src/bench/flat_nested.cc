@@ -96,6 +96,8 @@ void MakeNestedLayer(const FlatLayer& f, NestedLayer* L) {
 // Loop orders: the forward is a dot product along a row of inp and a row of
 // w; dinp accumulates rows of w (n outer); dw accumulates rows of inp with o
 // outer, so each dw row is finished (and overwritten, not added to) in turn.
+// Without -ffast-math the compiler may not reorder the forward's sum, so it is
+// a chain of dependent adds and takes most of the time in both versions.
 
 void NestedForwardBackward(NestedLayer* L) {
   const int N = L->N, C = L->C, OC = L->OC;
