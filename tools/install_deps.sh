@@ -7,6 +7,9 @@ PACKAGES=(
   g++ cmake make pkg-config
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev libpcre2-dev
   libgtest-dev libbenchmark-dev
+  # The BLAS backend (plan item 9); it also gives Debian's python3-torch an
+  # optimized libblas.so.3 for the bench's PyTorch comparison.
+  libopenblas-dev
 )
 
 missing=()

@@ -21,6 +21,7 @@ matrices only and a global grad-norm clip, as in cpu_llm's trainer.
 """
 import argparse
 import json
+import os
 import math
 import resource
 import sys
@@ -163,6 +164,19 @@ def tensor_bytes(tensors):
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
+def loaded_blas():
+    """The BLAS library this process really maps (Debian's torch links the
+    libblas.so.3 alternative: the reference netlib BLAS or OpenBLAS)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line}
+    except OSError:
+        return "unknown"
+    names = sorted({os.path.realpath(p) for p in paths})
+    return ", ".join(os.path.relpath(n, "/usr/lib/x86_64-linux-gnu") if n.startswith("/usr/lib/x86_64-linux-gnu")
+                     else n for n in names) or "none"
+
+
 def main(argv):
     a = parse_args(argv)
     try:
@@ -218,6 +232,7 @@ def main(argv):
     result = {
         "impl": "pytorch",
         "torch_version": str(torch.__version__),
+        "blas": loaded_blas(),
         "dtype": a.dtype,
         "threads": torch.get_num_threads(),
         "config": {

@@ -112,7 +112,7 @@ Status RunBaseline(const BaselineOptions& opt, nlohmann::json* out) {
   if (opt.flat_nested) {
     std::fprintf(stderr, "bench: flat vs nested storage\n");
     FlatNestedResult fn;
-    CPU_LLM_RETURN_IF_ERROR(RunFlatVsNested(256, 384, 1536, 15, &fn));
+    CPU_LLM_RETURN_IF_ERROR(RunFlatVsNested(kFlatNestedN, kFlatNestedC, kFlatNestedOC, kFlatNestedReps, &fn));
     result["flat_vs_nested"] = {{"N", fn.N}, {"C", fn.C}, {"OC", fn.OC}, {"reps", fn.reps},
                                 {"nested_ms_median", fn.nested_ms_median}, {"nested_ms_min", fn.nested_ms_min},
                                 {"nested_ms_max", fn.nested_ms_max}, {"flat_ms_median", fn.flat_ms_median},

@@ -65,7 +65,8 @@ std::string BaselineSection(const json& b) {
     row(w, "cpu_llm");
     for (const json& p : b["pytorch"])
       if (p["workload"] == w["workload"])
-        row(p, fmt::format("PyTorch {} {}", p["torch_version"].get<std::string>(), p["dtype"].get<std::string>()));
+        row(p, fmt::format("PyTorch {} {} ({})", p["torch_version"].get<std::string>(), p["dtype"].get<std::string>(),
+                           p.value("blas_name", "unknown BLAS")));
   }
   if (b.contains("pytorch_skipped"))
     out += fmt::format("\nPyTorch was skipped: {}.\n", b["pytorch_skipped"].get<std::string>());

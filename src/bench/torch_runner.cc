@@ -17,7 +17,9 @@ Status RunTorchBench(const std::string& script, const Workload& workload, const 
   }
   ModelConfig cfg;
   CPU_LLM_RETURN_IF_ERROR(WorkloadConfig(workload, &cfg));
+  // OpenBLAS keeps its own thread pool: hold it to the same thread count.
   const std::vector<std::string> argv = {
+      "/usr/bin/env", "OPENBLAS_NUM_THREADS=" + std::to_string(threads), "OMP_NUM_THREADS=" + std::to_string(threads),
       "/usr/bin/python3", script, "--n-layer", std::to_string(cfg.n_layer), "--n-head", std::to_string(cfg.n_head),
       "--n-embd", std::to_string(cfg.n_embd), "--vocab", std::to_string(cfg.vocab_size), "--padded-vocab",
       std::to_string(cfg.padded_vocab_size), "--max-seq-len", std::to_string(cfg.max_seq_len), "--batch",
@@ -40,6 +42,10 @@ Status RunTorchBench(const std::string& script, const Workload& workload, const 
     return RuntimeError("{}: unreadable result: {}", script, e.what());
   }
   (*result)["flops_per_token"] = TrainFlopsPerToken(cfg, workload.T);
+  const std::string blas = result->value("blas", "");
+  (*result)["blas_name"] = blas.find("openblas") != std::string::npos ? "OpenBLAS"
+                           : blas.find("blas/libblas") != std::string::npos ? "reference BLAS"
+                           : blas.empty() ? "unknown BLAS" : blas;
   return Status();
 }
 

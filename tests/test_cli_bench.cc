@@ -1,0 +1,111 @@
+// `cpu_llm bench` end to end on the tiny workload: the baseline JSON, an
+// ablation pair, the generated report, and every bad flag refused in one line.
+// Timings are not asserted (the machine is shared); shapes and invariants are.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "test_io_util.h"
+
+namespace cpu_llm {
+namespace {
+
+using nlohmann::json;
+using ::cpu_llm::testing::ProcessResult;
+using ::cpu_llm::testing::ReadText;
+using ::cpu_llm::testing::WriteText;
+
+class CliBench : public ::cpu_llm::testing::BinaryTest {
+ protected:
+  json RunJson(std::vector<std::string> args, const std::string& name) {
+    const std::string path = dir_ / name;
+    args.insert(args.end(), {"--json", path});
+    const ProcessResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(ReadText(path));
+  }
+};
+
+TEST_F(CliBench, BaselineSmokeOnTheTinyWorkload) {
+  const json b = RunJson({"bench", "--workload", "tiny", "--warmup", "1", "--steps", "2", "--threads", "2"},
+                         "baseline.json");
+  EXPECT_EQ(b["kind"], "cpu_llm-bench-baseline");
+  EXPECT_GT(b["peak"]["fp32_gflops"].get<double>(), 0.0);
+  ASSERT_EQ(b["workloads"].size(), 1u);
+  const json& w = b["workloads"][0];
+  EXPECT_EQ(w["workload"], "tiny");
+  EXPECT_EQ(w["step_ms"].size(), 2u);
+  EXPECT_EQ(w["losses"].size(), 2u);
+  // Random init: the loss starts near ln(50257) = 10.8.
+  EXPECT_NEAR(w["losses"][0].get<double>(), 10.8, 0.3);
+  EXPECT_LE(w["ms_min"].get<double>(), w["ms_median"].get<double>());
+  EXPECT_LE(w["ms_median"].get<double>(), w["ms_max"].get<double>());
+  EXPECT_GT(w["gflops"].get<double>(), 0.0);
+  // 6,843,904 parameters (50304x128 + 64x128 + 2x(12x128^2 + 13x128) + 2x128): the parameter and gradient arenas hold
+  // exactly that, AdamW twice that.
+  EXPECT_EQ(w["config"]["params"], 6843904);
+  EXPECT_EQ(w["bytes"]["params"], 4 * 6843904);
+  EXPECT_EQ(w["bytes"]["grads"], 4 * 6843904);
+  EXPECT_EQ(w["bytes"]["optimizer"], 8 * 6843904);
+  EXPECT_GT(w["peak_rss_bytes"].get<double>(), w["bytes"]["params"].get<double>() * 4);
+  // The profile names every op class of the step and sums to no more than it.
+  std::vector<std::string> ops;
+  double sum = 0.0;
+  for (const json& o : w["profile"]["ops"]) {
+    ops.push_back(o["op"]);
+    sum += o["fwd_ms"].get<double>() + o["bwd_ms"].get<double>();
+  }
+  for (const char* op : {"embedding", "layernorm", "matmul qkv", "matmul lm head", "attention", "gelu",
+                         "cross-entropy", "optimizer", "grad reduction"})
+    EXPECT_NE(std::find(ops.begin(), ops.end(), op), ops.end()) << op;
+  EXPECT_LE(sum, w["profile"]["step_ms"].get<double>() * 1.001);
+  EXPECT_EQ(b["flat_vs_nested"]["max_abs_diff"].get<double>(), 0.0);
+}
+
+TEST_F(CliBench, AblationPairAndReport) {
+  // The naive matmul is the slow side; one short pair keeps the test quick.
+  const json a = RunJson({"bench", "--ablation", "--switch", "matmul", "--runs", "1", "--warmup", "1", "--steps", "1"},
+                         "ablation.json");
+  ASSERT_EQ(a["pairs"].size(), 1u);
+  const json& p = a["pairs"][0];
+  EXPECT_EQ(p["switch"], "matmul");
+  EXPECT_EQ(p["before"]["switches"]["matmul"], "naive");
+  EXPECT_EQ(p["after"]["switches"]["matmul"], "tiled");
+  EXPECT_EQ(p["speedups"].size(), 1u);
+  // Same data, same seed: the two backends train the same model up to
+  // rounding (different summation orders).
+  EXPECT_LT(p["loss_max_abs_diff"].get<double>(), 1e-3);
+
+  // The report from these results (a baseline without the 124M workload).
+  RunJson({"bench", "--workload", "tiny", "--warmup", "1", "--steps", "1", "--no-flat-nested"}, "baseline.json");
+  const std::string report = dir_ / "OPTIMIZATIONS.md";
+  const ProcessResult r = Run({"bench", "--report", report, "--from", dir_.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string md = ReadText(report);
+  EXPECT_NE(md.find("## Machine"), std::string::npos);
+  EXPECT_NE(md.find("| tiny | cpu_llm |"), std::string::npos);
+  EXPECT_NE(md.find("naive loops"), std::string::npos);
+}
+
+TEST_F(CliBench, BadFlagsAndFilesAreRefusedInOneLine) {
+  ExpectError(Run({"bench", "--workload", "gpt5"}), 2, "gpt5");
+  ExpectError(Run({"bench", "--ablation", "--switch", "warp-drive"}), 2, "warp-drive");
+  ExpectError(Run({"bench", "--matmul", "magic"}), 2, "magic");
+  ExpectError(Run({"bench", "--runs", "-1"}), 2, "must not be negative");
+  ExpectError(Run({"bench", "--report", dir_ / "r.md"}), 2, "--from");
+  ExpectError(Run({"bench", "--report", dir_ / "r.md", "--from", dir_ / "nowhere"}), 1, "baseline.json: not found");
+  WriteText(dir_ / "baseline.json", "[1, 2");
+  ExpectError(Run({"bench", "--report", dir_ / "r.md", "--from", dir_.path()}), 1, "not valid JSON");
+  ExpectError(Run({"bench", "--ablation", "--workload", "tiny", "--workload", "d6"}), 2, "at most one");
+}
+
+TEST_F(CliBench, ListNamesWorkloadsAndSwitches) {
+  const ProcessResult r = Run({"bench", "--list"});
+  ASSERT_EQ(r.exit_code, 0);
+  for (const char* s : {"gpt2-124m", "d6", "tiny", "matmul", "profiler"}) EXPECT_NE(r.out.find(s), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace cpu_llm
