@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Re-measures everything docs/OPTIMIZATIONS.md reports and regenerates it:
+#   1. the baseline workloads, with PyTorch beside them when it is installed,
+#   2. the before/after pairs of every switch (--ablation),
+#   3. a perf profile and flame graph of the GPT-2 124M step (if perf works),
+#   4. the report, from the JSON files written to docs/bench/.
+# Run it on a quiet machine: anything else using the cores skews the numbers.
+# RUNS (default 3) and ABLATION_RUNS (default 5) set the repetitions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=docs/bench
+BIN=./build/release/cpu_llm
+bash tools/install_deps.sh
+bash tools/build.sh
+mkdir -p "$OUT"
+
+"$BIN" bench --torch --runs "${RUNS:-3}" --json "$OUT/baseline.json" | tee "$OUT/baseline.txt"
+"$BIN" bench --ablation --runs "${ABLATION_RUNS:-5}" --json "$OUT/ablation.json" | tee "$OUT/ablation.txt"
+if command -v perf >/dev/null 2>&1; then
+  bash tools/perf_profile.sh "$OUT/perf_gpt2-124m" -- "$BIN" bench --worker gpt2-124m --warmup 1 --steps 2 --no-profile
+else
+  echo "bench_all.sh: perf not found (Debian package linux-perf); skipping the perf profile" >&2
+fi
+"$BIN" bench --report docs/OPTIMIZATIONS.md --from "$OUT"
+echo "wrote docs/OPTIMIZATIONS.md"
