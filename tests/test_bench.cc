@@ -114,7 +114,7 @@ json FakeBaseline() {
             {"os", "Linux"}, {"build", "g++"}, {"date", "2026-01-01 00:00 UTC"}}},
           {"peak", {{"threads", 2}, {"fp32_gflops", 100.0}, {"fp32_isa", "AVX2 FMA"}, {"bf16_gflops", 0.0}}},
           {"workloads", {w}},
-          {"pytorch", {torch}},
+          {"pytorch", {torch, {{"workload", "tiny"}, {"dtype", "bf16"}, {"skipped", "too slow here"}}}},
           {"flat_vs_nested",
            {{"N", 8}, {"C", 4}, {"OC", 16}, {"reps", 5}, {"nested_ms_median", 3.0}, {"nested_ms_min", 2.5},
             {"nested_ms_max", 3.5}, {"flat_ms_median", 2.0}, {"flat_ms_min", 1.9}, {"flat_ms_max", 2.2},
@@ -146,6 +146,7 @@ TEST(BenchReport, RendersEveryFigureFromTheResults) {
   // Baseline row: median 15 ms (10-20), 256 tokens / 15 ms.
   EXPECT_TRUE(Has(md, "| tiny | cpu_llm | 15.0 (10.0–20.0) | 17067 |")) << md;
   EXPECT_TRUE(Has(md, "PyTorch 1.13 fp32 (OpenBLAS)"));
+  EXPECT_TRUE(Has(md, "| tiny | PyTorch bf16 | too slow here |"));
   EXPECT_TRUE(Has(md, "4.00x the speed of PyTorch fp32 and peaks at 0.33x its memory"));
   // Profile: 9 of 15 ms is 60%.
   EXPECT_TRUE(Has(md, "| matmul lm head | 3.00 | 6.00 | 60.0% |"));

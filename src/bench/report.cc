@@ -63,10 +63,16 @@ std::string BaselineSection(const json& b) {
   };
   for (const json& w : b["workloads"]) {
     row(w, "cpu_llm");
-    for (const json& p : b["pytorch"])
-      if (p["workload"] == w["workload"])
-        row(p, fmt::format("PyTorch {} {} ({})", p["torch_version"].get<std::string>(), p["dtype"].get<std::string>(),
+    for (const json& p : b["pytorch"]) {
+      if (p["workload"] != w["workload"]) continue;
+      if (p.contains("skipped")) {
+        out += fmt::format("| {} | PyTorch {} | {} | | | | |\n", w["workload"].get<std::string>(),
+                           p["dtype"].get<std::string>(), p["skipped"].get<std::string>());
+        continue;
+      }
+      row(p, fmt::format("PyTorch {} {} ({})", p["torch_version"].get<std::string>(), p["dtype"].get<std::string>(),
                            p.value("blas_name", "unknown BLAS")));
+    }
   }
   if (b.contains("pytorch_skipped"))
     out += fmt::format("\nPyTorch was skipped: {}.\n", b["pytorch_skipped"].get<std::string>());
@@ -81,7 +87,7 @@ std::string BaselineSection(const json& b) {
   for (const json& w : b["workloads"]) {
     bool first = true;
     for (const json& p : b["pytorch"])
-      if (p["workload"] == w["workload"] && p["dtype"] == "fp32") {
+      if (p["workload"] == w["workload"] && p["dtype"] == "fp32" && !p.contains("skipped")) {
         if (first) out += "\n";
         first = false;
         out += fmt::format("- {}: cpu_llm runs at {:.2f}x the speed of PyTorch fp32 and peaks at {:.2f}x its memory.\n",

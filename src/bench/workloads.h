@@ -17,6 +17,9 @@ struct Workload {
   int B = 0, T = 0;
   int warmup_steps = 0;  // run, not timed: page faults, cold caches
   int steps = 0;         // timed optimizer steps per run
+  // PyTorch bf16 beside it: without AVX512_BF16, PyTorch's bf16 matmuls run
+  // at a few GFLOP/s, so a 124M step would take minutes; off for the big one.
+  bool torch_bf16 = true;
 };
 
 // gpt2-124m (B=4 T=256), d6 (C=384, B=8 T=128) and tiny (d2, B=4 T=64).
