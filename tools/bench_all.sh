@@ -17,7 +17,12 @@ mkdir -p "$OUT"
 "$BIN" bench --torch --runs "${RUNS:-3}" --json "$OUT/baseline.json" | tee "$OUT/baseline.txt"
 "$BIN" bench --ablation --runs "${ABLATION_RUNS:-5}" --json "$OUT/ablation.json" | tee "$OUT/ablation.txt"
 if command -v perf >/dev/null 2>&1; then
-  bash tools/perf_profile.sh "$OUT/perf_gpt2-124m" -- "$BIN" bench --worker gpt2-124m --warmup 1 --steps 2 --no-profile
+  # Only the samples taken inside training steps (setup excluded); dwarf
+  # stacks are ~8 KB a sample, so a lower rate keeps perf.data manageable.
+  PERF_FREQ=499 PERF_DURING=cpu_llm::TrainStep KEEP_DATA=0 TOP_N=15 \
+    bash tools/perf_profile.sh "$OUT/perf_gpt2-124m" -- "$BIN" bench --worker gpt2-124m --warmup 1 --steps 2 --no-profile \
+    >/dev/null
+  rm -f "$OUT/perf_gpt2-124m.folded"  # large; the SVG and top lists hold what the report uses
 else
   echo "bench_all.sh: perf not found (Debian package linux-perf); skipping the perf profile" >&2
 fi
