@@ -102,6 +102,9 @@ json FakeBaseline() {
   w["bytes"] = {{"params", 4'000'000}, {"grads", 4'000'000}, {"optimizer", 8'000'000}, {"activations", 2'000'000}};
   w["profile"] = {{"steps", 2},
                   {"step_ms", 15.0},
+                  {"scopes_per_step", 40.0},
+                  {"scope_ns", 30.0},
+                  {"overhead_fraction", 40 * 30e-9 / 15e-3},
                   {"ops", {{{"op", "matmul lm head"}, {"fwd_ms", 3.0}, {"bwd_ms", 6.0}},
                            {{"op", "layernorm"}, {"fwd_ms", 1.0}, {"bwd_ms", 0.5}}}}};
   json torch = SummarizeRuns({FakeRun({60.0}, 450'000'000)}, 100.0);
@@ -157,6 +160,7 @@ TEST(BenchReport, RendersEveryFigureFromTheResults) {
   EXPECT_TRUE(Has(md, "2.00e-06"));
   EXPECT_TRUE(Has(md, "Profiler overhead: +0.50%"));
   EXPECT_TRUE(Has(md, "bit-identical"));
+  EXPECT_TRUE(Has(md, "tiny: 40 scopes per step × 30 ns = 0.0080% of the step"));
   // Flat vs nested: 3.0 / 2.0.
   EXPECT_TRUE(Has(md, "**1.50x**"));
   EXPECT_TRUE(Has(md, "12.3% matmul_forward"));

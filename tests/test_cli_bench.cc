@@ -61,6 +61,10 @@ TEST_F(CliBench, BaselineSmokeOnTheTinyWorkload) {
                          "cross-entropy", "optimizer", "grad reduction"})
     EXPECT_NE(std::find(ops.begin(), ops.end(), op), ops.end()) << op;
   EXPECT_LE(sum, w["profile"]["step_ms"].get<double>() * 1.001);
+  // Every op of every layer is one timed scope: tens per step for 2 layers.
+  EXPECT_GT(w["profile"]["scopes_per_step"].get<double>(), 30.0);
+  EXPECT_GT(w["profile"]["scope_ns"].get<double>(), 0.0);
+  EXPECT_LT(w["profile"]["overhead_fraction"].get<double>(), 0.01);
   EXPECT_EQ(b["flat_vs_nested"]["max_abs_diff"].get<double>(), 0.0);
 }
 

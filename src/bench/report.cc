@@ -169,6 +169,18 @@ std::string ItemSection(const PlanItem& item, const json& b, const json& a, cons
         f["nested_ms_median"].get<double>() / f["flat_ms_median"].get<double>(), f["max_abs_diff"].get<double>());
     measured = true;
   }
+  if (item.number == 6) {
+    std::string costs;
+    for (const json& w : b["workloads"])
+      if (w.contains("profile") && w["profile"].contains("overhead_fraction"))
+        costs += fmt::format("{}{}: {:.0f} scopes per step × {:.0f} ns = {:.4f}% of the step", costs.empty() ? "" : "; ",
+                             w["workload"].get<std::string>(), w["profile"]["scopes_per_step"].get<double>(),
+                             w["profile"]["scope_ns"].get<double>(),
+                             100.0 * w["profile"]["overhead_fraction"].get<double>());
+    if (!costs.empty())
+      out += "**The profiler's cost, measured directly** (timed scopes per step × the measured cost of one "
+             "scope, which bounds it far below the noise of whole-run comparisons): " + costs + ".\n\n";
+  }
   if (item.number == 6 && !perf_top.empty()) {
     out += "**perf findings** (tools/perf_profile.sh on the gpt2-124m training step; how-to in docs/PROFILING.md):\n\n```\n" +
            perf_top + (perf_top.back() == '\n' ? "" : "\n") + "```\n\n";

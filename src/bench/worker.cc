@@ -39,7 +39,15 @@ nlohmann::json ProfileToJson(const Profiler& p) {
     if (f + b == 0) continue;
     ops.push_back({{"op", OpName(op)}, {"fwd_ms", f / per_step}, {"bwd_ms", b / per_step}});
   }
-  return {{"steps", p.steps()}, {"step_ms", p.step_ns() / per_step}, {"ops", ops}};
+  // The profiler's own cost: scopes per step times the measured cost of one.
+  const double scopes_per_step = static_cast<double>(p.scopes()) / static_cast<double>(p.steps());
+  const double scope_ns = MeasureScopeCostNs();
+  return {{"steps", p.steps()},
+          {"step_ms", p.step_ns() / per_step},
+          {"ops", ops},
+          {"scopes_per_step", scopes_per_step},
+          {"scope_ns", scope_ns},
+          {"overhead_fraction", scopes_per_step * scope_ns / (p.step_ns() / static_cast<double>(p.steps()))}};
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace cpu_llm {
 
 const char* OpName(Op op) {
@@ -44,6 +47,20 @@ std::string Profiler::Report() const {
   out += fmt::format("  {:<18} {:>10} {:>10} {:>10.2f} {:>6.1f}%\n", "other", "", "", other / per_step,
                      100.0 * other / step_ns_);
   return out;
+}
+
+double MeasureScopeCostNs() {
+  constexpr int kScopes = 200000;
+  std::vector<double> per_scope;
+  for (int burst = 0; burst < 5; burst++) {
+    Profiler p;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kScopes; i++) ProfileScope scope(&p, static_cast<Op>(i % static_cast<int>(Op::kCount)));
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+    per_scope.push_back(static_cast<double>(ns.count()) / kScopes);
+  }
+  std::sort(per_scope.begin(), per_scope.end());
+  return per_scope[per_scope.size() / 2];
 }
 
 }  // namespace cpu_llm

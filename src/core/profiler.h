@@ -36,7 +36,10 @@ const char* OpName(Op op);
 
 class Profiler {
  public:
-  void Add(Op op, Pass pass, int64_t ns) { ns_[static_cast<int>(op)][static_cast<int>(pass)] += ns; }
+  void Add(Op op, Pass pass, int64_t ns) {
+    ns_[static_cast<int>(op)][static_cast<int>(pass)] += ns;
+    scopes_++;
+  }
   void AddStep(int64_t ns) {
     step_ns_ += ns;
     steps_++;
@@ -45,13 +48,20 @@ class Profiler {
   int64_t steps() const { return steps_; }
   int64_t ns(Op op, Pass pass) const { return ns_[static_cast<int>(op)][static_cast<int>(pass)]; }
   int64_t step_ns() const { return step_ns_; }
+  int64_t scopes() const { return scopes_; }  // timed scopes since the last Reset
   // A table: per op, forward and backward ms per step and share of the step.
   std::string Report() const;
 
  private:
   std::array<std::array<int64_t, 2>, static_cast<int>(Op::kCount)> ns_{};
-  int64_t step_ns_ = 0, steps_ = 0;
+  int64_t step_ns_ = 0, steps_ = 0, scopes_ = 0;
 };
+
+// What one ProfileScope costs on this machine, in nanoseconds: the median of
+// a few bursts of enter/exit pairs. Times the profiler's count of scopes per
+// step, it bounds the profiler's overhead far more tightly than comparing
+// noisy runs with it on and off.
+double MeasureScopeCostNs();
 
 // Times its own lifetime into profiler (if not null).
 class ProfileScope {
