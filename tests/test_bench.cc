@@ -162,7 +162,7 @@ TEST(BenchReport, RendersEveryFigureFromTheResults) {
   EXPECT_TRUE(Has(md, "bit-identical"));
   EXPECT_TRUE(Has(md, "tiny: 40 scopes per step × 30 ns = 0.0080% of the step"));
   // Flat vs nested: 3.0 / 2.0.
-  EXPECT_TRUE(Has(md, "**1.50x**"));
+  EXPECT_TRUE(Has(md, "Nested time ÷ flat time (medians): **1.50x**"));
   EXPECT_TRUE(Has(md, "12.3% matmul_forward"));
   EXPECT_TRUE(Has(md, "[bench/x.svg](bench/x.svg)"));
   // Items without a measurement say so.

@@ -26,7 +26,10 @@ const std::vector<PlanItem>& PlanItems() {
        "differences; Parity.* holds the whole model to PyTorch."},
       {5, "Flat, contiguous tensors", "built",
        "Parameters, gradients, optimizer moments and activations each live in one flat arena, sized once, "
-       "laid out like llm.c; no allocation inside the step and no nested vectors.",
+       "laid out like llm.c; no allocation inside the step and no nested vectors. Much of what this buys is "
+       "what it enables: one allocation per arena, rows at fixed strides that the tiled kernels stream, a "
+       "checkpoint written in one piece. The layer benchmark isolates the layout alone: the same scalar loops "
+       "over both storages.",
        "Always on (a design choice, not a switch); the before is measured by a separate layer benchmark over "
        "nested `std::vector<std::vector<float>>` storage.",
        "BenchLib tests: the nested and flat layers give the same outputs and gradients, and match the reference ops."},

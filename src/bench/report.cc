@@ -84,8 +84,8 @@ std::string BaselineSection(const json& b) {
                        w["description"].get<std::string>(), Mb(by["params"]), Mb(by["grads"]), Mb(by["optimizer"]),
                        Mb(by["activations"]));
   }
+  bool first = true;
   for (const json& w : b["workloads"]) {
-    bool first = true;
     for (const json& p : b["pytorch"])
       if (p["workload"] == w["workload"] && p["dtype"] == "fp32" && !p.contains("skipped")) {
         if (first) out += "\n";
@@ -162,7 +162,8 @@ std::string ItemSection(const PlanItem& item, const json& b, const json& a, cons
         "**Before/after** — one layer, GELU(x·Wᵀ+b) forward and backward, N={} C={} OC={}, single thread, the same "
         "scalar loops over two storage layouts, {} alternating repetitions:\n\n| storage | ms (min–max) |\n|---|---|\n"
         "| nested std::vector<std::vector<float>> | {} |\n| flat arrays | {} |\n\n"
-        "Flat storage is **{:.2f}x** faster (medians); the two give results that differ by at most {:.1e}.\n\n",
+        "Nested time ÷ flat time (medians): **{:.2f}x** (above 1: flat is faster); the two give results that "
+        "differ by at most {:.1e}.\n\n",
         f["N"].get<int>(), f["C"].get<int>(), f["OC"].get<int>(), f["reps"].get<int>(),
         Spread(f["nested_ms_median"], f["nested_ms_min"], f["nested_ms_max"], 2),
         Spread(f["flat_ms_median"], f["flat_ms_min"], f["flat_ms_max"], 2),
