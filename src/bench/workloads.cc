@@ -7,7 +7,7 @@ namespace cpu_llm {
 const std::vector<Workload>& Workloads() {
   static const std::vector<Workload> kWorkloads = {
       {"gpt2-124m", "GPT-2 124M (12 layers, C=768, 12 heads), B=4, T=256", "gpt2", 4, 256, 1, 4, false},
-      {"d6", "6 layers, C=384, 6 heads (30M with GPT-2's vocabulary), B=8, T=128", "d6", 8, 128, 2, 8},
+      {"d6", "6 layers, C=384, 6 heads (30M with GPT-2's vocabulary), B=8, T=128", "d6", 8, 128, 2, 8, false},
       {"tiny", "2 layers, C=128, 2 heads (6.8M, mostly the LM head), B=4, T=64", "d2", 4, 64, 3, 20},
   };
   return kWorkloads;
