@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/context.h"
@@ -37,9 +38,15 @@ using V = std::vector<float>;
 using VD = std::vector<double>;
 
 const Context kContexts[] = {Context{1}, Context{2}};
-// Both matmul backends, each on 1 and 2 threads.
-const Context kMatmulContexts[] = {Context{1}, Context{2}, Context{1, nullptr, MatmulBackend::kNaive},
-                                   Context{2, nullptr, MatmulBackend::kNaive}};
+// Every matmul backend, each on 1 and 2 threads.
+const Context kMatmulContexts[] = {Context{1},
+                                   Context{2},
+                                   Context{1, nullptr, MatmulBackend::kNaive},
+                                   Context{2, nullptr, MatmulBackend::kNaive},
+                                   Context{1, nullptr, MatmulBackend::kBlas},
+                                   Context{2, nullptr, MatmulBackend::kBlas},
+                                   Context{1, nullptr, MatmulBackend::kOneDnn},
+                                   Context{2, nullptr, MatmulBackend::kOneDnn}};
 
 // Fast float kernel vs float reference. Both round every term of a reduction
 // of length K; for random-signed terms the accumulated error is about
@@ -84,6 +91,50 @@ TEST(KernelsMatmul, MatchesReference) {
           ExpectAllNear(g_dw2, dw, Tol(N + 1, MaxAbs(dw)), "dweight (null dinp, dbias)");
         }
       }
+}
+
+// The library backends reach the contract through sgemm's beta, so check it
+// directly: the forward overwrites out whatever it held (bias or not), dinp is
+// overwritten, dweight and dbias accumulate over calls (beta = 1, not 0), and
+// a null dinp or dbias changes nothing else.
+TEST(KernelsMatmul, LibraryBackendsOverwriteAndAccumulateLikeTiled) {
+  Rng rng(14);
+  const int N = 24, C = 100, OC = 70;
+  const V inp = RandomVec(rng, N * C), w = RandomVec(rng, OC * C), b = RandomVec(rng, OC);
+  const V dout = RandomVec(rng, N * OC), dw0 = RandomVec(rng, OC * C), db0 = RandomVec(rng, OC);
+  // The built-in kernel, two backward calls into the same gradients.
+  V out(N * OC), dinp(N * C), dw = dw0, db = db0;
+  matmul_forward(Context{1}, out.data(), inp.data(), w.data(), b.data(), N, C, OC);
+  for (int call = 0; call < 2; call++)
+    matmul_backward(Context{1}, dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+  for (MatmulBackend backend : {MatmulBackend::kBlas, MatmulBackend::kOneDnn})
+    for (int threads : {1, 2}) {
+      const Context ctx{threads, nullptr, backend};
+      SCOPED_TRACE(fmt::format("threads={} backend={}", threads, MatmulBackendName(backend)));
+      V g_out(N * OC, NAN);
+      matmul_forward(ctx, g_out.data(), inp.data(), w.data(), b.data(), N, C, OC);
+      ExpectAllNear(g_out, out, Tol(C + 1, MaxAbs(out)), "out (bias, NaN before)");
+      V g_dinp(N * C, NAN), g_dw = dw0, g_db = db0;
+      for (int call = 0; call < 2; call++) {
+        if (call == 1) g_dinp.assign(N * C, NAN);
+        matmul_backward(ctx, g_dinp.data(), g_dw.data(), g_db.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+        ExpectAllNear(g_dinp, dinp, Tol(OC, MaxAbs(dinp)), fmt::format("dinp (call {})", call));
+      }
+      ExpectAllNear(g_dw, dw, Tol(2 * N + 1, MaxAbs(dw)), "dweight after two calls");
+      ExpectAllNear(g_db, db, Tol(2 * N + 1, MaxAbs(db)), "dbias after two calls");
+      // Without dinp and dbias, dweight gets exactly the same update.
+      V g_dw2 = dw0;
+      for (int call = 0; call < 2; call++)
+        matmul_backward(ctx, nullptr, g_dw2.data(), nullptr, dout.data(), inp.data(), w.data(), N, C, OC);
+      ExpectBitEqual(g_dw2, g_dw, "dweight (null dinp, dbias)");
+    }
+}
+
+TEST(KernelsMatmul, LibrariesAreTheOnesCMakeChose) {
+  // The OpenMP build of OpenBLAS (see src/kernels/matmul_blas.cc): a loader
+  // that picked the system's default pthread build instead fails this.
+  EXPECT_NE(OpenBlasDescription().find("(OpenMP threads)"), std::string::npos) << OpenBlasDescription();
+  EXPECT_NE(OneDnnDescription().find("(OpenMP threads)"), std::string::npos) << OneDnnDescription();
 }
 
 TEST(KernelsMatmul, BackwardMatchesFiniteDifferences) {

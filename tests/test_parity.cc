@@ -1,11 +1,14 @@
 // The model against PyTorch: logits, loss, every parameter gradient and ten
 // AdamW steps, read from fixtures that tools/gen_parity_fixtures.py writes
 // (float64 PyTorch from the same float32 weights). No torch needed here.
+// Every test runs on 1 and 2 threads with the built-in matmul and with each
+// library backend (plan item 9), against the same fixtures and tolerances.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/file_io.h"
@@ -65,7 +68,7 @@ Expected ReadExpected() {
   return e;
 }
 
-class Parity : public ::testing::TestWithParam<int> {
+class Parity : public ::testing::TestWithParam<std::tuple<int, MatmulBackend>> {
  protected:
   void SetUp() override {
     expected_ = ReadExpected();
@@ -74,7 +77,8 @@ class Parity : public ::testing::TestWithParam<int> {
     ASSERT_EQ(model_.num_params(), expected_.n_params);
     ASSERT_EQ(model_.config().vocab_size, expected_.V);
     ASSERT_EQ(model_.config().padded_vocab_size, expected_.Vp);
-    ctx_.n_threads = GetParam();
+    ctx_.n_threads = std::get<0>(GetParam());
+    ctx_.matmul = std::get<1>(GetParam());
     ASSERT_TRUE(model_.PrepareBatch(expected_.B, expected_.T, ctx_.n_threads).ok());
   }
   Expected expected_;
@@ -144,7 +148,14 @@ TEST_P(Parity, TenAdamWStepsMatchPyTorch) {
   EXPECT_GT(e.step_norms[0], e.grad_clip);
 }
 
-INSTANTIATE_TEST_SUITE_P(Threads, Parity, ::testing::Values(1, 2));
+INSTANTIATE_TEST_SUITE_P(ThreadsAndMatmul, Parity,
+                         ::testing::Combine(::testing::Values(1, 2),
+                                            ::testing::Values(MatmulBackend::kTiled, MatmulBackend::kBlas,
+                                                              MatmulBackend::kOneDnn)),
+                         [](const ::testing::TestParamInfo<Parity::ParamType>& info) {
+                           return std::to_string(std::get<0>(info.param)) + "threads_" +
+                                  MatmulBackendName(std::get<1>(info.param));
+                         });
 
 }  // namespace
 }  // namespace cpu_llm

@@ -21,6 +21,21 @@ std::vector<AblationPair> AblationPairs(int threads) {
     p.before.matmul = MatmulBackend::kNaive;
     pairs.push_back(p);
   }
+  // The library backends against the built-in kernel. On d6 rather than GPT-2
+  // 124M, whose 5x2 runs would take half an hour on 2 cores; `bench --workload
+  // gpt2-124m --matmul blas` measures that one.
+  {
+    AblationPair p{"blas", 9, "What OpenBLAS's sgemm buys over the tiled kernel", "d6", "tiled SIMD", "OpenBLAS",
+                   base, base, 1, 4};
+    p.after.matmul = MatmulBackend::kBlas;
+    pairs.push_back(p);
+  }
+  {
+    AblationPair p{"onednn", 9, "What oneDNN's sgemm buys over the tiled kernel", "d6", "tiled SIMD", "oneDNN",
+                   base, base, 1, 4};
+    p.after.matmul = MatmulBackend::kOneDnn;
+    pairs.push_back(p);
+  }
   if (threads > 1) {
     AblationPair p{"threads", 8, fmt::format("Scaling from 1 to {} threads", threads), "d6", "1 thread",
                    fmt::format("{} threads", threads), base, base, 1, 4};

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/sysinfo.h"
+#include "kernels/matmul.h"
 
 namespace cpu_llm {
 namespace {
@@ -58,6 +59,7 @@ nlohmann::json DescribeMachine() {
           {"memory_bytes", PhysicalMemoryBytes()},
           {"os", std::string(uts.sysname) + " " + uts.release},
           {"build", build},
+          {"blas", OpenBlasDescription() + "; " + OneDnnDescription()},
           {"date", UtcNow()}};
 }
 

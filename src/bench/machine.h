@@ -1,5 +1,6 @@
 // What the numbers were measured on: CPU, SIMD features, memory, compiler,
-// build flags and the date, for the report's machine section.
+// build flags, the BLAS libraries loaded and the date, for the report's
+// machine section.
 #pragma once
 
 #include <nlohmann/json.hpp>

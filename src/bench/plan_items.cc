@@ -21,7 +21,7 @@ const std::vector<PlanItem>& PlanItems() {
        "AVX2; wider with AVX-512). Run-time dispatch across AVX2 / AVX-512 / AVX512-BF16 (Highway) is not built yet.",
        "`train --matmul tiled` (default) or `--matmul naive` (the plain loops, kept as the before); "
        "`bench --ablation --switch matmul`",
-       "KernelsMatmul.MatchesReference checks both backends, on 1 and 2 threads, against the scalar reference "
+       "KernelsMatmul.MatchesReference checks every backend, on 1 and 2 threads, against the scalar reference "
        "(src/kernels/reference/reference.h) over odd shapes; the reference itself is checked against finite "
        "differences; Parity.* holds the whole model to PyTorch."},
       {5, "Flat, contiguous tensors", "built",
@@ -52,9 +52,19 @@ const std::vector<PlanItem>& PlanItems() {
        "`train --threads N`; `bench --ablation --switch threads`",
        "Model.GradientsAreDeterministicAcrossThreadCounts and the kernels' *IndependentOfThreadCount tests: "
        "bit-identical results on 1 and 2 threads."},
-      {9, "BLAS backends", "not built yet",
-       "Large matrix products through OpenBLAS / BLIS / oneDNN as alternative matmul backends.",
-       "(planned: `train --matmul blas`)", "Planned: the same reference tests as the built-in kernels."},
+      {9, "BLAS backends", "built",
+       "The three products of every linear layer and the LM head (out = inp.W^T + bias, dinp = dout.W, "
+       "dW += dout^T.inp) through OpenBLAS's cblas_sgemm or oneDNN's dnnl_sgemm; the bias gradient stays a "
+       "parallel column sum of our own. cpu_llm links OpenBLAS's OpenMP build, not Debian's default pthread "
+       "build, so the library runs on the same libgomp threads as the other kernels instead of leaving its own "
+       "threads spinning beside them; oneDNN is built on libgomp too. Both take ctx.n_threads threads per call. "
+       "The built-in tiled kernel stays the default.",
+       "`train --matmul blas` or `--matmul onednn` (`tiled` is the default); `bench --ablation --switch blas` "
+       "and `--switch onednn` measure them against the tiled kernel on d6",
+       "KernelsMatmul.MatchesReference runs both library backends, on 1 and 2 threads, against the scalar "
+       "reference over odd shapes; KernelsMatmul.LibraryBackendsOverwriteAndAccumulateLikeTiled checks the "
+       "overwrite/accumulate contract (dinp and out overwritten, dW and dbias +=, null dinp/dbias); "
+       "Parity.* holds the whole model, gradients and ten AdamW steps to PyTorch with each backend."},
       {10, "Architecture tweaks", "not built yet",
        "Smaller models, cheaper activations, pruning rarely used tokens from the vocabulary. Smaller models "
        "exist today as presets (d1..d48), not yet as a measured tweak.",

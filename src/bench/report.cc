@@ -38,6 +38,8 @@ std::string MachineSection(const json& b, const json& a) {
   out += fmt::format("| SIMD the CPU offers | {} |\n", simd.empty() ? "none detected" : simd);
   out += fmt::format("| memory | {:.1f} GB |\n", m["memory_bytes"].get<double>() / 1e9);
   out += fmt::format("| OS | {} |\n| build | {} |\n", m["os"].get<std::string>(), m["build"].get<std::string>());
+  // Results saved before the BLAS backends existed have no "blas" entry.
+  if (m.contains("blas")) out += fmt::format("| BLAS libraries | {} |\n", m["blas"].get<std::string>());
   out += fmt::format("| measured peak, fp32 | {:.1f} GFLOP/s ({}, {} threads) |\n", p["fp32_gflops"].get<double>(),
                      p["fp32_isa"].get<std::string>(), p["threads"].get<int>());
   out += fmt::format("| measured peak, bf16 | {} |\n",

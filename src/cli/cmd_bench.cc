@@ -118,7 +118,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_option("--warmup", a->warmup, "Untimed steps per run (default: the workload's)");
   app->add_option("--steps", a->steps, "Timed steps per run (default: the workload's)");
   app->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
-  app->add_option("--matmul", a->matmul, "Matmul kernels: tiled or naive")->capture_default_str();
+  app->add_option("--matmul", a->matmul, "Matmul kernels: tiled, naive, blas (OpenBLAS) or onednn")->capture_default_str();
   app->add_flag("--no-profile", a->no_profile, "Turn the per-op profiler off");
   app->add_flag("--torch", a->torch, "Also run PyTorch on the same workloads (tools/torch_bench.py; skipped without torch)");
   app->add_option("--torch-script", a->torch_script, "Path of torch_bench.py")->capture_default_str();

@@ -50,7 +50,9 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->capture_default_str()->group(train);
   app->add_option("--seed", opt->seed, "Seed for initialisation and sampling")->capture_default_str()->group(train);
   app->add_option("--threads", opt->threads, "Threads (0: all cores)")->capture_default_str()->group(train);
-  app->add_option("--matmul", opt->matmul, "Matmul kernels: tiled (SIMD register tiles) or naive (plain loops)")
+  app->add_option("--matmul", opt->matmul,
+                  "Matmul kernels: tiled (SIMD register tiles), naive (plain loops), blas (OpenBLAS sgemm) or onednn "
+                  "(oneDNN sgemm)")
       ->capture_default_str()
       ->group(train);
 

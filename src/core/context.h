@@ -12,8 +12,11 @@ class Profiler;
 
 // Which code computes the dense products of the linear layers. kNaive is the
 // "before" of the SIMD plan item: the loops exactly as the math reads, left to
-// the compiler; kTiled is the register-tiled vector kernel.
-enum class MatmulBackend { kTiled, kNaive };
+// the compiler; kTiled is the register-tiled vector kernel. kBlas (OpenBLAS's
+// cblas_sgemm) and kOneDnn (oneDNN's dnnl_sgemm) hand the products to a
+// library; unlike the built-in kernels they do not promise bit-identical
+// results across thread counts (the libraries may split a sum across threads).
+enum class MatmulBackend { kTiled, kNaive, kBlas, kOneDnn };
 
 struct Context {
   int n_threads = 1;             // OpenMP threads each parallel region uses
@@ -24,7 +27,7 @@ struct Context {
 // All hardware threads, or the value of OMP_NUM_THREADS when set.
 int DefaultThreadCount();
 
-// "tiled" / "naive" <-> MatmulBackend.
+// "tiled" / "naive" / "blas" / "onednn" <-> MatmulBackend.
 Status ParseMatmulBackend(const std::string& name, MatmulBackend* backend);
 const char* MatmulBackendName(MatmulBackend backend);
 

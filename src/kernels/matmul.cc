@@ -128,7 +128,12 @@ void OuterProduct(const Context& ctx, float* out, int64_t ldo, const float* s, i
 
 void matmul_forward(const Context& ctx, float* out, const float* inp, const float* weight, const float* bias, int N,
                     int C, int OC) {
-  if (ctx.matmul == MatmulBackend::kNaive) return matmul_forward_naive(ctx, out, inp, weight, bias, N, C, OC);
+  switch (ctx.matmul) {
+    case MatmulBackend::kNaive: return matmul_forward_naive(ctx, out, inp, weight, bias, N, C, OC);
+    case MatmulBackend::kBlas: return matmul_forward_blas(ctx, out, inp, weight, bias, N, C, OC);
+    case MatmulBackend::kOneDnn: return matmul_forward_onednn(ctx, out, inp, weight, bias, N, C, OC);
+    case MatmulBackend::kTiled: break;
+  }
   // A block of 64 output channels of the weight (64*C floats) stays in L2
   // while every row tile of the input streams past it.
   constexpr int kOcBlock = 64;
@@ -157,19 +162,26 @@ void matmul_forward(const Context& ctx, float* out, const float* inp, const floa
 
 void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
                      const float* inp, const float* weight, int N, int C, int OC) {
-  if (ctx.matmul == MatmulBackend::kNaive)
-    return matmul_backward_naive(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+  switch (ctx.matmul) {
+    case MatmulBackend::kNaive: return matmul_backward_naive(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+    case MatmulBackend::kBlas: return matmul_backward_blas(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+    case MatmulBackend::kOneDnn:
+      return matmul_backward_onednn(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+    case MatmulBackend::kTiled: break;
+  }
   // dinp[n, :] = sum_o dout[n, o] * weight[o, :]
   if (dinp) OuterProduct(ctx, dinp, C, dout, OC, 1, weight, C, N, C, OC, /*accumulate=*/false);
   // dweight[o, :] += sum_n dout[n, o] * inp[n, :]
   OuterProduct(ctx, dweight, C, dout, 1, OC, inp, C, OC, C, N, /*accumulate=*/true);
-  if (dbias) {
+  if (dbias) matmul_backward_bias(ctx, dbias, dout, N, OC);
+}
+
+void matmul_backward_bias(const Context& ctx, float* dbias, const float* dout, int N, int OC) {
 #pragma omp parallel for schedule(static) num_threads(ctx.n_threads)
-    for (int o = 0; o < OC; o++) {
-      float s = 0.0f;
-      for (int n = 0; n < N; n++) s += dout[(int64_t)n * OC + o];
-      dbias[o] += s;
-    }
+  for (int o = 0; o < OC; o++) {
+    float s = 0.0f;
+    for (int n = 0; n < N; n++) s += dout[(int64_t)n * OC + o];
+    dbias[o] += s;
   }
 }
 

@@ -4,6 +4,8 @@
 // on the thread count.
 #pragma once
 
+#include <string>
+
 #include "core/context.h"
 
 namespace cpu_llm {
@@ -17,11 +19,31 @@ void matmul_forward(const Context& ctx, float* out, const float* inp, const floa
 void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
                      const float* inp, const float* weight, int N, int C, int OC);
 
-// The same two products as plain loops (matmul_naive.cc); the two functions
-// above call these when ctx.matmul is MatmulBackend::kNaive.
+// The two functions above hand the work to one of these when ctx.matmul asks
+// for it. Naive: the same products as plain loops (matmul_naive.cc).
 void matmul_forward_naive(const Context& ctx, float* out, const float* inp, const float* weight, const float* bias,
                           int N, int C, int OC);
 void matmul_backward_naive(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
                            const float* inp, const float* weight, int N, int C, int OC);
+// OpenBLAS's cblas_sgemm (matmul_blas.cc).
+void matmul_forward_blas(const Context& ctx, float* out, const float* inp, const float* weight, const float* bias,
+                         int N, int C, int OC);
+void matmul_backward_blas(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
+                          const float* inp, const float* weight, int N, int C, int OC);
+// oneDNN's dnnl_sgemm (matmul_onednn.cc).
+void matmul_forward_onednn(const Context& ctx, float* out, const float* inp, const float* weight, const float* bias,
+                           int N, int C, int OC);
+void matmul_backward_onednn(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
+                            const float* inp, const float* weight, int N, int C, int OC);
+
+// dbias (OC) += column sums of dout (N,OC): output channels split across
+// threads, each summed over n in order. Shared by the library backends, which
+// have no such product.
+void matmul_backward_bias(const Context& ctx, float* dbias, const float* dout, int N, int OC);
+
+// The libraries behind kBlas and kOneDnn as loaded at run time, e.g.
+// "OpenBLAS 0.3.21 ... USE_OPENMP Zen" and "oneDNN 2.6.3 (OpenMP)", for reports.
+std::string OpenBlasDescription();
+std::string OneDnnDescription();
 
 }  // namespace cpu_llm

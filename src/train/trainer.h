@@ -32,7 +32,7 @@ struct TrainOptions {
   AdamWConfig adamw;
   uint64_t seed = 1337;
   int threads = 0;  // 0 = all
-  std::string matmul = "tiled";  // or "naive" (the plain-loop "before" of the SIMD kernels)
+  std::string matmul = "tiled";  // or "naive" (the plain-loop "before" of the SIMD kernels), "blas", "onednn"
 
   int val_every = 50, val_batches = 8;
   int log_every = 1;
