@@ -65,20 +65,23 @@ HWY_EXPORT(SoftmaxGradRow);
 
 void crossentropy_forward(const Context& ctx, float* losses, float* lse, const float* logits,
                           const int32_t* targets, int N, int V, int Vp) {
+  // The target is looked up once per op, not once per row.
+  const auto log_sum_exp = HWY_DYNAMIC_DISPATCH(LogSumExpRow);
 #pragma omp parallel for schedule(static) num_threads(ctx.n_threads)
   for (int n = 0; n < N; n++) {
     const float* row = logits + (int64_t)n * Vp;
-    lse[n] = HWY_DYNAMIC_DISPATCH(LogSumExpRow)(row, V);
+    lse[n] = log_sum_exp(row, V);
     losses[n] = lse[n] - row[targets[n]];
   }
 }
 
 void crossentropy_backward(const Context& ctx, float* dlogits, const float* logits, const float* lse,
                            const int32_t* targets, float dloss, int N, int V, int Vp) {
+  const auto softmax_grad = HWY_DYNAMIC_DISPATCH(SoftmaxGradRow);
 #pragma omp parallel for schedule(static) num_threads(ctx.n_threads)
   for (int n = 0; n < N; n++) {
     float* d = dlogits + (int64_t)n * Vp;
-    HWY_DYNAMIC_DISPATCH(SoftmaxGradRow)(d, logits + (int64_t)n * Vp, lse[n], dloss, V);
+    softmax_grad(d, logits + (int64_t)n * Vp, lse[n], dloss, V);
     for (int v = V; v < Vp; v++) d[v] = 0.0f;
     d[targets[n]] -= dloss;
   }

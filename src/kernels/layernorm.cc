@@ -175,15 +175,18 @@ HWY_EXPORT(LayernormParamGradSlice);
 
 void layernorm_forward(const Context& ctx, float* out, float* mean, float* rstd, const float* inp,
                        const float* weight, const float* bias, int N, int C) {
+  // The target is looked up once per op, not once per row.
+  const auto forward_row = HWY_DYNAMIC_DISPATCH(LayernormForwardRow);
 #pragma omp parallel for schedule(static) num_threads(ctx.n_threads)
   for (int n = 0; n < N; n++) {
     const int64_t o = (int64_t)n * C;
-    HWY_DYNAMIC_DISPATCH(LayernormForwardRow)(out + o, mean + n, rstd + n, inp + o, weight, bias, C);
+    forward_row(out + o, mean + n, rstd + n, inp + o, weight, bias, C);
   }
 }
 
 void layernorm_backward(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
                         const float* inp, const float* weight, const float* mean, const float* rstd, int N, int C) {
+  const auto backward_row = HWY_DYNAMIC_DISPATCH(LayernormBackwardRow);
   const int width = HWY_DYNAMIC_DISPATCH(LayernormSliceWidth)();
   const int n_slices = (C + width - 1) / width;
 #pragma omp parallel num_threads(ctx.n_threads)
@@ -192,7 +195,7 @@ void layernorm_backward(const Context& ctx, float* dinp, float* dweight, float* 
 #pragma omp for schedule(static)
     for (int n = 0; n < N; n++) {
       const int64_t o = (int64_t)n * C;
-      HWY_DYNAMIC_DISPATCH(LayernormBackwardRow)(dinp + o, dout + o, inp + o, weight, mean[n], rstd[n], C);
+      backward_row(dinp + o, dout + o, inp + o, weight, mean[n], rstd[n], C);
     }
     // Pass 2, channel slices in parallel: each thread owns its slice of the
     // parameter gradients, so there is no shared accumulator.
