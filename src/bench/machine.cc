@@ -9,6 +9,7 @@
 
 #include "core/sysinfo.h"
 #include "kernels/matmul.h"
+#include "kernels/simd_targets.h"
 
 namespace cpu_llm {
 namespace {
@@ -53,6 +54,8 @@ nlohmann::json DescribeMachine() {
 #else
   build += ", compiled for baseline x86-64";
 #endif
+  // The Highway kernels are compiled for every target and pick one at run time.
+  build += ", element-wise kernels dispatched to " + SimdTargetName(DispatchedSimdTarget());
   return {{"cpu", CpuModel()},
           {"logical_cpus", static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN))},
           {"simd", simd},

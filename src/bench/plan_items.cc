@@ -18,12 +18,19 @@ const std::vector<PlanItem>& PlanItems() {
       {4, "SIMD kernels", "partly built",
        "The matmuls of every linear layer and the LM head run register-tiled vector code (GCC vector extensions, "
        "compiled for the build machine: 4x2 dot-product tiles forward, 6x16 outer-product tiles backward with "
-       "AVX2; wider with AVX-512). Run-time dispatch across AVX2 / AVX-512 / AVX512-BF16 (Highway) is not built yet.",
+       "AVX2; wider with AVX-512). The element-wise and row-wise kernels (GELU, residual add, layernorm, "
+       "cross-entropy with its log-sum-exp, embedding, AdamW and the gradient norm) are Google Highway code, "
+       "compiled for every x86 target (AVX-512, AVX2, SSE4, SSSE3 and a scalar fallback) and dispatched at run "
+       "time to the best one the CPU has. Run-time dispatch of the matmuls (AVX2 / AVX-512 / AVX512-BF16) is "
+       "not built yet.",
        "`train --matmul tiled` (default) or `--matmul naive` (the plain loops, kept as the before); "
-       "`bench --ablation --switch matmul`",
+       "`bench --ablation --switch matmul`. The Highway kernels have no switch: the machine section's build "
+       "line names the target they dispatched to.",
        "KernelsMatmul.MatchesReference checks every backend, on 1 and 2 threads, against the scalar reference "
        "(src/kernels/reference/reference.h) over odd shapes; the reference itself is checked against finite "
-       "differences; Parity.* holds the whole model to PyTorch."},
+       "differences; KernelsSimd.* run every Highway kernel on each target the CPU supports (dispatch "
+       "restricted with hwy::SetSupportedTargetsForTest) against the same references; Parity.* holds the whole "
+       "model to PyTorch."},
       {5, "Flat, contiguous tensors", "built",
        "Parameters, gradients, optimizer moments and activations each live in one flat arena, sized once, "
        "laid out like llm.c; no allocation inside the step and no nested vectors. Much of what this buys is "

@@ -1,6 +1,7 @@
-// Vectorizable exp and tanh for the elementwise kernels. libm's expf/tanhf
-// are scalar calls the compiler cannot vectorize; these are branch-free
-// inline code it can, accurate to a few float ulps (tested against libm).
+// Branch-free exp and tanh accurate to a few float ulps (tested against
+// libm), for scalar code. The element-wise kernels use the same polynomials
+// written in Highway ops (kernels/simd-inl.h): GCC 12 left loops over these
+// scalar, since std::floor under -ftrapping-math does not vectorize.
 #pragma once
 
 #include <cmath>

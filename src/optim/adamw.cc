@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/parallel.h"
+#include "optim/adamw_kernels.h"
+
 namespace cpu_llm {
 
 float LrSchedule::At(int step) const {
@@ -20,10 +23,8 @@ float GlobalGradNorm(const Context& ctx, const float* grads, int64_t n) {
   const int64_t per = (n + kChunks - 1) / kChunks;
 #pragma omp parallel for schedule(static) num_threads(ctx.n_threads)
   for (int c = 0; c < kChunks; c++) {
-    const int64_t i0 = c * per, i1 = std::min(n, i0 + per);
-    double s = 0.0;
-    for (int64_t i = i0; i < i1; i++) s += static_cast<double>(grads[i]) * grads[i];
-    partial[c] = s;
+    const int64_t i0 = std::min(n, c * per), i1 = std::min(n, i0 + per);
+    partial[c] = sum_of_squares(grads + i0, i1 - i0);
   }
   double total = 0.0;
   for (double s : partial) total += s;
@@ -45,25 +46,22 @@ void AdamW::Init(const ModelConfig& cfg, const AdamWConfig& opt) {
 }
 
 void AdamW::Update(const Context& ctx, float* params, const float* grads, float lr, float grad_scale, int t) {
-  const float b1 = opt_.beta1, b2 = opt_.beta2, eps = opt_.eps;
-  const float bc1 = 1.0f - std::pow(b1, static_cast<float>(t));
-  const float bc2 = 1.0f - std::pow(b2, static_cast<float>(t));
+  const float b1 = opt_.beta1, b2 = opt_.beta2;
+  const AdamWStepScalars base{lr, b1, b2, opt_.eps, 0.0f, 1.0f - std::pow(b1, static_cast<float>(t)),
+                              1.0f - std::pow(b2, static_cast<float>(t)), grad_scale};
   float* m = m_.data();
   float* v = v_.data();
-  for (const Span& s : spans_) {
-    const float wd = s.decay ? opt_.weight_decay : 0.0f;
-    const int64_t end = s.start + s.length;
-#pragma omp parallel for simd schedule(static) num_threads(ctx.n_threads)
-    for (int64_t i = s.start; i < end; i++) {
-      const float g = grads[i] * grad_scale;
-      const float mi = b1 * m[i] + (1.0f - b1) * g;
-      const float vi = b2 * v[i] + (1.0f - b2) * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      const float mhat = mi / bc1, vhat = vi / bc2;
-      params[i] -= lr * (mhat / (std::sqrt(vhat) + eps) + wd * params[i]);
+  // One parallel region over the whole arena; a block that straddles tensors
+  // is split at their borders, each part with its tensor's weight decay.
+  ParallelForBlocks(ctx, size(), [&](int64_t i0, int64_t n) {
+    for (const Span& s : spans_) {
+      const int64_t lo = std::max(i0, s.start), hi = std::min(i0 + n, s.start + s.length);
+      if (lo >= hi) continue;
+      AdamWStepScalars scalars = base;
+      scalars.weight_decay = s.decay ? opt_.weight_decay : 0.0f;
+      adamw_update_span(params + lo, grads + lo, m + lo, v + lo, hi - lo, scalars);
     }
-  }
+  });
 }
 
 }  // namespace cpu_llm
