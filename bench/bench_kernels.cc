@@ -174,16 +174,19 @@ constexpr int kB = 4, kT = 256, kNH = 12;
 // Causal: query t meets t+1 keys, so each (b, head) does sum_t (t+1) =
 // T(T+1)/2 dot products of hs (q.k) and as many hs-long axpys (att . v).
 // Over B*NH heads of hs = C/NH: forward 2 * B*C*T(T+1) FLOPs; backward has
-// four such products (datt, dv, dq, dk), twice that.
+// four such products (dp, dv, dq, dk), twice that. The fused backward also
+// recomputes q.k (a fifth product), left out so the figure measures the
+// gradient's work, not how it is obtained.
 double AttentionForwardFlops() { return 2.0 * kB * kC * kT * (kT + 1.0); }
 
 void AttentionForward(benchmark::State& state) {
   const Context ctx = ThreadsArg(state);
   cpu_llm::Rng rng(5);
   const V qkv = RandomVec(rng, (int64_t)kB * kT * 3 * kC);
-  V out((int64_t)kB * kT * kC), att((int64_t)kB * kNH * kT * kT);
+  V out((int64_t)kB * kT * kC), lse((int64_t)kB * kNH * kT);
+  V scratch(cpu_llm::attention_scratch_floats(ctx.n_threads, kT, kC, kNH));
   for (auto _ : state) {
-    cpu_llm::attention_forward(ctx, out.data(), att.data(), qkv.data(), kB, kT, kC, kNH);
+    cpu_llm::attention_forward(ctx, out.data(), lse.data(), scratch.data(), qkv.data(), kB, kT, kC, kNH);
     benchmark::DoNotOptimize(out.data());
   }
   SetGflops(state, AttentionForwardFlops());
@@ -193,12 +196,12 @@ void AttentionBackward(benchmark::State& state) {
   const Context ctx = ThreadsArg(state);
   cpu_llm::Rng rng(6);
   const V qkv = RandomVec(rng, (int64_t)kB * kT * 3 * kC), dout = RandomVec(rng, (int64_t)kB * kT * kC);
-  V out((int64_t)kB * kT * kC), att((int64_t)kB * kNH * kT * kT), dqkv((int64_t)kB * kT * 3 * kC);
-  V scratch((int64_t)ctx.n_threads * kT);
-  cpu_llm::attention_forward(ctx, out.data(), att.data(), qkv.data(), kB, kT, kC, kNH);
+  V out((int64_t)kB * kT * kC), lse((int64_t)kB * kNH * kT), dqkv((int64_t)kB * kT * 3 * kC);
+  V scratch(cpu_llm::attention_scratch_floats(ctx.n_threads, kT, kC, kNH));
+  cpu_llm::attention_forward(ctx, out.data(), lse.data(), scratch.data(), qkv.data(), kB, kT, kC, kNH);
   for (auto _ : state) {
-    cpu_llm::attention_backward(ctx, dqkv.data(), scratch.data(), dout.data(), qkv.data(), att.data(), kB, kT, kC,
-                                kNH);
+    cpu_llm::attention_backward(ctx, dqkv.data(), scratch.data(), dout.data(), qkv.data(), out.data(), lse.data(),
+                                kB, kT, kC, kNH);
     benchmark::DoNotOptimize(dqkv.data());
   }
   SetGflops(state, 2.0 * AttentionForwardFlops());

@@ -1,7 +1,7 @@
 // Kernel tests: each fast kernel against the plain float reference on shapes
 // that hit every tail path, the reference backward against central finite
-// differences in double, thread-count independence, the decode path of
-// attention and the padded-vocabulary contract of cross-entropy.
+// differences in double, thread-count independence and the padded-vocabulary
+// contract of cross-entropy. Attention has its own file, test_attention.cc.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -12,7 +12,6 @@
 
 #include "core/context.h"
 #include "core/rng.h"
-#include "kernels/attention.h"
 #include "kernels/crossentropy.h"
 #include "kernels/encoder.h"
 #include "kernels/fast_math.h"
@@ -303,116 +302,6 @@ TEST(KernelsEncoder, BackwardIndependentOfThreadCount) {
     encoder_backward(kContexts[i], dwte[i].data(), dwpe[i].data(), dout.data(), tok.data(), B, T, C);
   ExpectBitEqual(dwte[0], dwte[1], "dwte");
   ExpectBitEqual(dwpe[0], dwpe[1], "dwpe");
-}
-
-// ------------------------------------------------------------- attention
-
-struct AttnShape {
-  int B, T, C, NH;
-};
-const AttnShape kAttnShapes[] = {{1, 1, 4, 1},  {1, 2, 6, 2},   {1, 5, 15, 5},  {2, 7, 12, 1},
-                                 {2, 7, 12, 3}, {1, 13, 64, 4}, {3, 6, 40, 2},  {2, 17, 24, 6}};
-
-// Lower triangle (t2 <= t) of each softmax row: the only entries defined.
-V CausalPart(const V& att, int rows, int T) {
-  V out;
-  for (int r = 0; r < rows; r++)
-    for (int t2 = 0; t2 <= r % T; t2++) out.push_back(att[(int64_t)r * T + t2]);
-  return out;
-}
-
-TEST(KernelsAttention, MatchesReference) {
-  Rng rng(41);
-  for (const AttnShape& s : kAttnShapes) {
-    const int B = s.B, T = s.T, C = s.C, NH = s.NH, hs = C / NH;
-    SCOPED_TRACE(fmt::format("B={} T={} C={} NH={}", B, T, C, NH));
-    const V qkv = RandomVec(rng, B * T * 3 * C), dout = RandomVec(rng, B * T * C);
-    V out(B * T * C), att(B * NH * T * T), dqkv(B * T * 3 * C);
-    ref::attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH);
-    ref::attention_backward(dqkv.data(), dout.data(), qkv.data(), att.data(), B, T, C, NH);
-    // The fast backward gets the reference softmax with NaN above the
-    // diagonal, which it must not read.
-    V att_nan = att;
-    for (int r = 0; r < B * NH * T; r++)
-      for (int t2 = r % T + 1; t2 < T; t2++) att_nan[(int64_t)r * T + t2] = NAN;
-    for (const Context& ctx : kContexts) {
-      SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
-      V g_out(B * T * C, NAN), g_att(B * NH * T * T, NAN);
-      attention_forward(ctx, g_out.data(), g_att.data(), qkv.data(), B, T, C, NH);
-      ExpectAllNear(g_out, out, Tol(T * hs, MaxAbs(out)), "out");
-      ExpectAllNear(CausalPart(g_att, B * NH * T, T), CausalPart(att, B * NH * T, T), Tol(T * hs, 1.0), "att");
-      V g_dqkv(B * T * 3 * C, NAN), scratch(ctx.n_threads * T, NAN);  // dqkv is overwritten
-      attention_backward(ctx, g_dqkv.data(), scratch.data(), dout.data(), qkv.data(), att_nan.data(), B, T, C, NH);
-      ExpectAllNear(g_dqkv, dqkv, Tol(T * hs, MaxAbs(dqkv)), "dqkv");
-    }
-  }
-}
-
-TEST(KernelsAttention, BackwardMatchesFiniteDifferences) {
-  Rng rng(42);
-  for (AttnShape s : {AttnShape{2, 3, 6, 2}, AttnShape{1, 4, 3, 1}}) {
-    const int B = s.B, T = s.T, C = s.C, NH = s.NH;
-    SCOPED_TRACE(fmt::format("B={} T={} C={} NH={}", B, T, C, NH));
-    VD qkv = Convert<double>(RandomVec(rng, B * T * 3 * C));
-    const VD R = Convert<double>(RandomVec(rng, B * T * C));
-    VD att(B * NH * T * T);
-    auto L = [&] {
-      VD out(B * T * C);
-      ref::attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH);
-      return Dot(out, R);
-    };
-    L();  // leaves the softmax of the unperturbed qkv in att
-    VD dqkv(B * T * 3 * C);
-    ref::attention_backward(dqkv.data(), R.data(), qkv.data(), att.data(), B, T, C, NH);
-    ExpectGradMatchesFD(qkv, dqkv, L, "dqkv");
-  }
-}
-
-TEST(KernelsAttention, BackwardIndependentOfThreadCount) {
-  Rng rng(43);
-  // Enough work per (b, h) task that the two threads run at the same time.
-  const int B = 2, T = 96, C = 48, NH = 3;
-  const V qkv = RandomVec(rng, B * T * 3 * C), dout = RandomVec(rng, B * T * C);
-  V out(B * T * C), att(B * NH * T * T);
-  attention_forward(kContexts[0], out.data(), att.data(), qkv.data(), B, T, C, NH);
-  V dqkv[2];
-  for (int i = 0; i < 2; i++) {
-    dqkv[i].assign(B * T * 3 * C, 0.0f);
-    V scratch(kContexts[i].n_threads * T);
-    attention_backward(kContexts[i], dqkv[i].data(), scratch.data(), dout.data(), qkv.data(), att.data(), B, T, C,
-                       NH);
-  }
-  ExpectBitEqual(dqkv[0], dqkv[1], "dqkv");
-}
-
-TEST(KernelsAttention, DecodeMatchesForwardRows) {
-  Rng rng(44);
-  for (AttnShape s : {AttnShape{1, 9, 12, 3}, AttnShape{1, 6, 8, 1}, AttnShape{1, 11, 64, 4}}) {
-    const int T = s.T, C = s.C, NH = s.NH, hs = C / NH;
-    SCOPED_TRACE(fmt::format("T={} C={} NH={}", T, C, NH));
-    const V qkv = RandomVec(rng, T * 3 * C);
-    V out(T * C), att(NH * T * T);
-    attention_forward(kContexts[0], out.data(), att.data(), qkv.data(), 1, T, C, NH);
-    const double tol = Tol(T * hs, MaxAbs(out));
-    // Caches of row stride C, filled one position at a time as generation
-    // does; rows not yet written are NaN and must not be read.
-    V k_cache(T * C, NAN), v_cache(T * C, NAN);
-    for (int t = 0; t < T; t++) {
-      SCOPED_TRACE(fmt::format("t={}", t));
-      for (int c = 0; c < C; c++) {
-        k_cache[t * C + c] = qkv[t * 3 * C + C + c];
-        v_cache[t * C + c] = qkv[t * 3 * C + 2 * C + c];
-      }
-      const V want(out.begin() + t * C, out.begin() + (t + 1) * C);
-      V got(C, NAN), scratch(T, NAN);
-      attention_decode(got.data(), scratch.data(), &qkv[t * 3 * C], k_cache.data(), v_cache.data(), C, t + 1, C, NH);
-      ExpectAllNear(got, want, tol, "decode, ld = C");
-      // The same with the keys and values read in place from qkv (ld = 3C).
-      V got2(C, NAN);
-      attention_decode(got2.data(), scratch.data(), &qkv[t * 3 * C], &qkv[C], &qkv[2 * C], 3 * C, t + 1, C, NH);
-      ExpectAllNear(got2, want, tol, "decode, ld = 3C");
-    }
-  }
 }
 
 // ------------------------------------------------------------------ gelu

@@ -1,19 +1,101 @@
+// Fused causal attention, forward, and the single-query decode step. The
+// backward is in attention_backward.cc; the blocks both use in
+// attention_blocks.h.
+//
+// Forward of one (b, h) head, FlashAttention-2's order on a CPU: queries in
+// tiles of kBlock rows, keys in blocks of kBlock up to the diagonal. Each row
+// keeps a running max m and sum l of e^(s - m) over the blocks seen so far
+// (online softmax); when a block raises the max, what was summed under the
+// old one (l and the output row) is rescaled by e^(m_old - m_new). At the end
+// out = (sum of e^(s - m) v) / l and lse = m + log(l). Nothing of size T x T
+// is ever written.
 #include "kernels/attention.h"
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/fast_math.h"
+#include "kernels/attention_blocks.h"
 
 namespace cpu_llm {
 
+using attn::AddWeightedRows;
+using attn::kBlock;
+using attn::RoundUpToBlock;
+using attn::RowTimesBlock;
+using attn::SoftmaxExp;
+using attn::TransposeHead;
+
 namespace {
 
+// Per thread: a head's keys and values transposed, (hs, Tp) each, rounded up
+// to 16 floats so that threads' slices do not share cache lines.
+int64_t ScratchPerThread(int T, int hs) { return (2 * (int64_t)hs * RoundUpToBlock(T) + 15) / 16 * 16; }
+
+// One head. q, k, v: rows of hs, ld apart; out rows out_ld apart; lse (T);
+// kt (hs, Tp) scratch.
+template <int kHs>
+void ForwardHead(float* out, float* lse, float* kt, const float* q, const float* k, const float* v, int64_t ld,
+                 int64_t out_ld, int T, int hs_arg, float scale) {
+  const int hs = kHs > 0 ? kHs : hs_arg;
+  const int Tp = RoundUpToBlock(T);
+  TransposeHead(kt, k, ld, T, Tp, hs);
+  for (int t0 = 0; t0 < T; t0 += kBlock) {
+    const int nr = std::min(kBlock, T - t0);
+    float m[kBlock], l[kBlock];  // running max and sum of e^(s - m), per row of the tile
+    for (int r = 0; r < nr; r++) {
+      m[r] = -INFINITY;
+      l[r] = 0.0f;
+      std::memset(out + (t0 + r) * out_ld, 0, sizeof(float) * hs);
+    }
+    for (int j0 = 0; j0 <= t0; j0 += kBlock) {
+      for (int r = 0; r < nr; r++) {
+        const int t = t0 + r;
+        const int n = std::min(kBlock, t + 1 - j0);  // keys j0 .. j0+n-1 are visible to query t
+        float s[kBlock];
+        RowTimesBlock<kHs>(s, q + t * ld, kt + j0, Tp, hs);
+        float block_max = -INFINITY;
+#pragma omp simd reduction(max : block_max)
+        for (int j = 0; j < kBlock; j++) {
+          s[j] = j < n ? s[j] * scale : -INFINITY;
+          block_max = s[j] > block_max ? s[j] : block_max;
+        }
+        const float m_new = block_max > m[r] ? block_max : m[r];
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < kBlock; j++) {
+          // A masked key gives e^-87 ~ 1e-38: lost in a sum >= 1 (the max's
+          // own e^0), and not among the n weights used below.
+          s[j] = SoftmaxExp(s[j] - m_new);
+          sum += s[j];
+        }
+        // What earlier blocks summed under the old max; 0 on the first block.
+        const float rescale = SoftmaxExp(m[r] - m_new);
+        float* o = out + t * out_ld;
+#pragma omp simd
+        for (int i = 0; i < hs; i++) o[i] *= rescale;
+        AddWeightedRows<kHs>(o, s, 1, v + j0 * ld, ld, n, hs);
+        l[r] = l[r] * rescale + sum;
+        m[r] = m_new;
+      }
+    }
+    for (int r = 0; r < nr; r++) {
+      float* o = out + (t0 + r) * out_ld;
+      const float inv = 1.0f / l[r];
+#pragma omp simd
+      for (int i = 0; i < hs; i++) o[i] *= inv;
+      lse[t0 + r] = m[r] + std::log(l[r]);
+    }
+  }
+}
+
 // One query against n keys and values (rows ld floats apart, hs channels):
-// row[0..n) = softmax(q . k / sqrt(hs)), out (hs) = row . v.
+// row[0..n) = softmax(q . k / sqrt(hs)), out (hs) = row . v. Two passes over
+// a stored row: for a single query that is simplest, and generation keeps no
+// statistics for a backward pass.
 inline void AttendOneQuery(float* out, float* row, const float* q, const float* k, const float* v, int64_t ld, int n,
                            int hs, float scale) {
   float maxv = -INFINITY;
@@ -28,7 +110,7 @@ inline void AttendOneQuery(float* out, float* row, const float* q, const float* 
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
   for (int t = 0; t < n; t++) {
-    row[t] = FastExp(row[t] - maxv);
+    row[t] = SoftmaxExp(row[t] - maxv);
     sum += row[t];
   }
   const float inv = 1.0f / sum;
@@ -44,65 +126,26 @@ inline void AttendOneQuery(float* out, float* row, const float* q, const float* 
 
 }  // namespace
 
-void attention_forward(const Context& ctx, float* out, float* att, const float* qkv, int B, int T, int C, int NH) {
-  const int hs = C / NH;
-  const int64_t C3 = 3 * (int64_t)C;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-#pragma omp parallel for collapse(3) schedule(static) num_threads(ctx.n_threads)
-  for (int b = 0; b < B; b++)
-    for (int h = 0; h < NH; h++)
-      for (int t = 0; t < T; t++) {
-        const float* base = qkv + (int64_t)b * T * C3;
-        AttendOneQuery(out + ((int64_t)b * T + t) * C + h * hs, att + (((int64_t)b * NH + h) * T + t) * T,
-                       base + t * C3 + h * hs, base + C + h * hs, base + 2 * C + h * hs, C3, t + 1, hs, scale);
-      }
+int64_t attention_scratch_floats(int n_threads, int T, int C, int NH) {
+  return (int64_t)n_threads * ScratchPerThread(T, C / NH);
 }
 
-void attention_backward(const Context& ctx, float* dqkv, float* scratch, const float* dout, const float* qkv,
-                        const float* att, int B, int T, int C, int NH) {
+void attention_forward(const Context& ctx, float* out, float* lse, float* scratch, const float* qkv, int B, int T,
+                       int C, int NH) {
   const int hs = C / NH;
   const int64_t C3 = 3 * (int64_t)C;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  // One (b, h) pair per task: keys and values of a head receive gradient from
-  // every later query, so the pair is the smallest unit with disjoint outputs.
+  // One (b, h) head per task: the head's transposed keys are built once and
+  // used by all T queries. GPT-2's 64-channel heads get a compiled-in size.
 #pragma omp parallel for collapse(2) schedule(static) num_threads(ctx.n_threads)
   for (int b = 0; b < B; b++)
     for (int h = 0; h < NH; h++) {
-      float* datt = scratch + (int64_t)omp_get_thread_num() * T;
-      const float* base = qkv + (int64_t)b * T * C3;
-      float* dbase = dqkv + (int64_t)b * T * C3;
-      for (int t = 0; t < T; t++)
-        for (int part = 0; part < 3; part++) std::memset(dbase + t * C3 + part * C + h * hs, 0, sizeof(float) * hs);
-      for (int t = 0; t < T; t++) {
-        const float* row = att + (((int64_t)b * NH + h) * T + t) * T;
-        const float* d = dout + ((int64_t)b * T + t) * C + h * hs;
-        const float* q = base + t * C3 + h * hs;
-        float* dq = dbase + t * C3 + h * hs;
-        float dot = 0.0f;
-        for (int t2 = 0; t2 <= t; t2++) {
-          const float* v = base + t2 * C3 + 2 * C + h * hs;
-          float* dv = dbase + t2 * C3 + 2 * C + h * hs;
-          const float a = row[t2];
-          float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-          for (int i = 0; i < hs; i++) {
-            s += d[i] * v[i];
-            dv[i] += a * d[i];
-          }
-          datt[t2] = s;
-          dot += s * a;
-        }
-        for (int t2 = 0; t2 <= t; t2++) {
-          const float dpre = row[t2] * (datt[t2] - dot) * scale;
-          const float* k = base + t2 * C3 + C + h * hs;
-          float* dk = dbase + t2 * C3 + C + h * hs;
-#pragma omp simd
-          for (int i = 0; i < hs; i++) {
-            dq[i] += dpre * k[i];
-            dk[i] += dpre * q[i];
-          }
-        }
-      }
+      float* kt = scratch + omp_get_thread_num() * ScratchPerThread(T, hs);
+      const float* q = qkv + (int64_t)b * T * C3 + h * hs;
+      float* o = out + (int64_t)b * T * C + h * hs;
+      float* l = lse + ((int64_t)b * NH + h) * T;
+      if (hs == 64) ForwardHead<64>(o, l, kt, q, q + C, q + 2 * C, C3, C, T, hs, scale);
+      else ForwardHead<0>(o, l, kt, q, q + C, q + 2 * C, C3, C, T, hs, scale);
     }
 }
 

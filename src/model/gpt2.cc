@@ -39,7 +39,7 @@ std::array<int64_t, 22> ActivationSizes(const ModelConfig& cfg, int B, int T) {
   const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, Vp = cfg.padded_vocab_size;
   const int64_t BT = (int64_t)B * T;
   return {BT * C,         L * BT * C,         L * BT,         L * BT,     L * BT * 3 * C, L * BT * C,
-          L * B * NH * T * T, L * BT * C,     L * BT * C,     L * BT * C, L * BT,         L * BT,
+          L * B * NH * T,     L * BT * C,     L * BT * C,     L * BT * C, L * BT,         L * BT,
           L * BT * 4 * C, L * BT * 4 * C,     L * BT * C,     L * BT * C, BT * C,         BT,
           BT,             BT * Vp,            BT,             BT};
 }
@@ -47,7 +47,8 @@ std::array<int64_t, 22> ActivationSizes(const ModelConfig& cfg, int B, int T) {
 // d_residual, d_ln, d_qkv, d_atty, d_fch and the attention scratch.
 int64_t BackwardFloats(const ModelConfig& cfg, int B, int T, int n_threads) {
   const int64_t BT = (int64_t)B * T, C = cfg.n_embd;
-  return BT * C * 2 + BT * 3 * C + BT * C + BT * 4 * C + (int64_t)n_threads * T;
+  return BT * C * 2 + BT * 3 * C + BT * C + BT * 4 * C +
+         attention_scratch_floats(n_threads, T, cfg.n_embd, cfg.n_head);
 }
 
 }  // namespace
@@ -155,7 +156,7 @@ Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* t
     float* ln1 = a.ln1 + o1;
     float* qkv = a.qkv + o3;
     float* atty = a.atty + o1;
-    float* att = a.att + (int64_t)l * B * NH * T * T;
+    float* att_lse = a.att_lse + (int64_t)l * B * NH * T;
     float* residual2 = a.residual2 + o1;
     float* ln2 = a.ln2 + o1;
     float* fch = a.fch + o4;
@@ -166,7 +167,8 @@ Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* t
     });
     Timed(prof, Op::kMatmulQkv, F,
           [&] { matmul_forward(ctx, qkv, ln1, p.qkvw + 3 * w1, p.qkvb + l * 3 * C, BT, C, 3 * C); });
-    Timed(prof, Op::kAttention, F, [&] { attention_forward(ctx, atty, att, qkv, B, T, C, NH); });
+    Timed(prof, Op::kAttention, F,
+          [&] { attention_forward(ctx, atty, att_lse, bwd_.att_scratch, qkv, B, T, C, NH); });
     Timed(prof, Op::kMatmulAttnProj, F,
           [&] { matmul_forward(ctx, a.attproj + o1, atty, p.attprojw + w1, p.attprojb + l * C, BT, C, C); });
     Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual2, residual, a.attproj + o1, (int64_t)BT * C); });

@@ -54,7 +54,7 @@ struct ActivationView {
   float* ln1_rstd;   // (L,B,T)
   float* qkv;        // (L,B,T,3C)
   float* atty;       // (L,B,T,C)
-  float* att;        // (L,B,NH,T,T)
+  float* att_lse;    // (L,B,NH,T) log-sum-exp of each attention row's scores
   float* attproj;    // (L,B,T,C)
   float* residual2;  // (L,B,T,C)
   float* ln2;        // (L,B,T,C)
@@ -73,14 +73,15 @@ struct ActivationView {
 };
 
 // Backward scratch, reused by every layer: backward walks the layers one at a
-// time, so one layer's worth of activation gradients is enough.
+// time, so one layer's worth of activation gradients is enough. The attention
+// scratch holds nothing between calls, so the forward pass borrows it too.
 struct BackwardView {
   float* d_residual;  // (B,T,C) gradient of the residual stream
   float* d_ln;        // (B,T,C) gradient of a layernorm output
   float* d_qkv;       // (B,T,3C)
   float* d_atty;      // (B,T,C)
   float* d_fch;       // (B,T,4C) also holds d_fch_gelu before GELU backward
-  float* att_scratch; // (n_threads, T)
+  float* att_scratch; // attention_scratch_floats(n_threads, T, C, NH); forward uses it too
 };
 
 // Runs f, timed as `op` when a profiler is set.

@@ -63,8 +63,8 @@ void GPT2::Backward(const Context& ctx, const int32_t* tokens, const int32_t* ta
                       p.attprojw + w1, BT, C, C);
     });
     Timed(prof, Op::kAttention, Bk, [&] {
-      attention_backward(ctx, d.d_qkv, d.att_scratch, d.d_atty, a.qkv + o3, a.att + (int64_t)l * B * NH * T * T, B,
-                         T, C, NH);
+      attention_backward(ctx, d.d_qkv, d.att_scratch, d.d_atty, a.qkv + o3, a.atty + o1,
+                         a.att_lse + (int64_t)l * B * NH * T, B, T, C, NH);
     });
     Timed(prof, Op::kMatmulQkv, Bk, [&] {
       matmul_backward(ctx, d.d_ln, g.qkvw + 3 * w1, g.qkvb + l * 3 * C, d.d_qkv, a.ln1 + o1, p.qkvw + 3 * w1, BT, C,

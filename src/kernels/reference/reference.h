@@ -187,6 +187,76 @@ void attention_backward(F* dqkv, const F* dout, const F* qkv, const F* att, int 
       }
 }
 
+// The same attention with the interface of the fused kernels: instead of the
+// softmax rows, lse (B,NH,T) keeps the log-sum-exp of each row's scaled
+// scores, max + log(sum e^(s - max)), from which backward rebuilds the row.
+template <typename F>
+void attention_forward_lse(F* out, F* lse, const F* qkv, int B, int T, int C, int NH) {
+  const int hs = C / NH;
+  const F scale = F(1) / std::sqrt(F(hs));
+  std::vector<F> s(T);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++)
+      for (int t = 0; t < T; t++) {
+        const F* q = qkv + ((int64_t)b * T + t) * 3 * C + h * hs;
+        F maxv = -INFINITY;
+        for (int t2 = 0; t2 <= t; t2++) {
+          const F* k = qkv + ((int64_t)b * T + t2) * 3 * C + C + h * hs;
+          F dot = 0;
+          for (int i = 0; i < hs; i++) dot += q[i] * k[i];
+          s[t2] = dot * scale;
+          if (s[t2] > maxv) maxv = s[t2];
+        }
+        F sum = 0;
+        for (int t2 = 0; t2 <= t; t2++) sum += std::exp(s[t2] - maxv);
+        const F l = maxv + std::log(sum);
+        lse[((int64_t)b * NH + h) * T + t] = l;
+        F* o = out + ((int64_t)b * T + t) * C + h * hs;
+        for (int i = 0; i < hs; i++) o[i] = 0;
+        for (int t2 = 0; t2 <= t; t2++) {
+          const F* v = qkv + ((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs;
+          for (int i = 0; i < hs; i++) o[i] += std::exp(s[t2] - l) * v[i];
+        }
+      }
+}
+// dqkv (B,T,3C) overwritten, from the forward's out and lse: p = e^(s - lse)
+// rebuilt per row, and the row term sum_j p_j dp_j taken as dout . out.
+template <typename F>
+void attention_backward_lse(F* dqkv, const F* dout, const F* qkv, const F* out, const F* lse, int B, int T, int C,
+                            int NH) {
+  const int hs = C / NH;
+  const F scale = F(1) / std::sqrt(F(hs));
+  for (int64_t i = 0; i < (int64_t)B * T * 3 * C; i++) dqkv[i] = 0;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++)
+      for (int t = 0; t < T; t++) {
+        const F* q = qkv + ((int64_t)b * T + t) * 3 * C + h * hs;
+        const F* d = dout + ((int64_t)b * T + t) * C + h * hs;
+        const F* o = out + ((int64_t)b * T + t) * C + h * hs;
+        F* dq = dqkv + ((int64_t)b * T + t) * 3 * C + h * hs;
+        F D = 0;
+        for (int i = 0; i < hs; i++) D += d[i] * o[i];
+        for (int t2 = 0; t2 <= t; t2++) {
+          const F* k = qkv + ((int64_t)b * T + t2) * 3 * C + C + h * hs;
+          const F* v = qkv + ((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs;
+          F* dk = dqkv + ((int64_t)b * T + t2) * 3 * C + C + h * hs;
+          F* dv = dqkv + ((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs;
+          F s = 0, dp = 0;
+          for (int i = 0; i < hs; i++) {
+            s += q[i] * k[i];
+            dp += d[i] * v[i];
+          }
+          const F p = std::exp(s * scale - lse[((int64_t)b * NH + h) * T + t]);
+          const F ds = p * (dp - D) * scale;
+          for (int i = 0; i < hs; i++) {
+            dq[i] += ds * k[i];
+            dk[i] += ds * q[i];
+            dv[i] += p * d[i];
+          }
+        }
+      }
+}
+
 // GELU, tanh approximation.
 template <typename F>
 void gelu_forward(F* out, const F* inp, int64_t N) {
