@@ -19,6 +19,7 @@ std::vector<AblationPair> AblationPairs(int threads) {
     AblationPair p{"matmul", 4, "What the register-tiled SIMD matmul buys over plain loops", "tiny",
                    "naive loops", "tiled SIMD", base, base, 1, 3};
     p.before.matmul = MatmulBackend::kNaive;
+    p.after.matmul = MatmulBackend::kTiled;
     pairs.push_back(p);
   }
   // The library backends against the built-in kernel. On d6 rather than GPT-2
@@ -27,12 +28,14 @@ std::vector<AblationPair> AblationPairs(int threads) {
   {
     AblationPair p{"blas", 9, "What OpenBLAS's sgemm buys over the tiled kernel", "d6", "tiled SIMD", "OpenBLAS",
                    base, base, 1, 4};
+    p.before.matmul = MatmulBackend::kTiled;
     p.after.matmul = MatmulBackend::kBlas;
     pairs.push_back(p);
   }
   {
     AblationPair p{"onednn", 9, "What oneDNN's sgemm buys over the tiled kernel", "d6", "tiled SIMD", "oneDNN",
                    base, base, 1, 4};
+    p.before.matmul = MatmulBackend::kTiled;
     p.after.matmul = MatmulBackend::kOneDnn;
     pairs.push_back(p);
   }

@@ -23,7 +23,7 @@ const std::vector<PlanItem>& PlanItems() {
        "compiled for every x86 target (AVX-512, AVX2, SSE4, SSSE3 and a scalar fallback) and dispatched at run "
        "time to the best one the CPU has. Run-time dispatch of the matmuls (AVX2 / AVX-512 / AVX512-BF16) is "
        "not built yet.",
-       "`train --matmul tiled` (default) or `--matmul naive` (the plain loops, kept as the before); "
+       "`train --matmul tiled` or `--matmul naive` (the plain loops, kept as the before); "
        "`bench --ablation --switch matmul`. The Highway kernels have no switch: the machine section's build "
        "line names the target they dispatched to.",
        "KernelsMatmul.MatchesReference checks every backend, on 1 and 2 threads, against the scalar reference "
@@ -65,8 +65,9 @@ const std::vector<PlanItem>& PlanItems() {
        "parallel column sum of our own. cpu_llm links OpenBLAS's OpenMP build, not Debian's default pthread "
        "build, so the library runs on the same libgomp threads as the other kernels instead of leaving its own "
        "threads spinning beside them; oneDNN is built on libgomp too. Both take ctx.n_threads threads per call. "
-       "The built-in tiled kernel stays the default.",
-       "`train --matmul blas` or `--matmul onednn` (`tiled` is the default); `bench --ablation --switch blas` "
+       "OpenBLAS is the default (the fastest here, see below); unlike the built-in kernels the libraries do not "
+       "promise bit-identical results across thread counts.",
+       "`train --matmul blas` (default), `--matmul onednn` or `--matmul tiled`; `bench --ablation --switch blas` "
        "and `--switch onednn` measure them against the tiled kernel on d6",
        "KernelsMatmul.MatchesReference runs both library backends, on 1 and 2 threads, against the scalar "
        "reference over odd shapes; KernelsMatmul.LibraryBackendsOverwriteAndAccumulateLikeTiled checks the "

@@ -16,7 +16,7 @@ namespace cpu_llm {
 // data access, loader, accumulation, model variants) add theirs here.
 struct BenchSwitches {
   int threads = 0;  // 0 = all
-  MatmulBackend matmul = MatmulBackend::kTiled;
+  MatmulBackend matmul = MatmulBackend::kBlas;  // the trainer's default
   bool profile = true;  // the built-in per-op profiler
 };
 nlohmann::json SwitchesToJson(const BenchSwitches& sw);

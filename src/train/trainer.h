@@ -32,7 +32,10 @@ struct TrainOptions {
   AdamWConfig adamw;
   uint64_t seed = 1337;
   int threads = 0;  // 0 = all
-  std::string matmul = "tiled";  // or "naive" (the plain-loop "before" of the SIMD kernels), "blas", "onednn"
+  // Matmul backend: "blas" (OpenBLAS, the fastest in the bench), "onednn",
+  // "tiled" (the built-in SIMD kernel, bit-identical across thread counts) or
+  // "naive" (the plain-loop "before" of the SIMD kernels).
+  std::string matmul = "blas";
 
   int val_every = 50, val_batches = 8;
   int log_every = 1;
