@@ -27,22 +27,22 @@ using attn::kBlock;
 using attn::RoundUpToBlock;
 using attn::RowTimesBlock;
 using attn::SoftmaxExp;
-using attn::TransposeHead;
+using attn::TransposeToPanels;
 
 namespace {
 
-// Per thread: a head's keys and values transposed, (hs, Tp) each, rounded up
-// to 16 floats so that threads' slices do not share cache lines.
+// Per thread: a head's keys and values in panels (TransposeToPanels), hs x
+// RoundUpToBlock(T) floats each, rounded up to 16 floats so that threads'
+// slices do not share cache lines.
 int64_t ScratchPerThread(int T, int hs) { return (2 * (int64_t)hs * RoundUpToBlock(T) + 15) / 16 * 16; }
 
 // One head. q, k, v: rows of hs, ld apart; out rows out_ld apart; lse (T);
-// kt (hs, Tp) scratch.
+// kt: scratch for the keys in panels.
 template <int kHs>
 void ForwardHead(float* out, float* lse, float* kt, const float* q, const float* k, const float* v, int64_t ld,
                  int64_t out_ld, int T, int hs_arg, float scale) {
   const int hs = kHs > 0 ? kHs : hs_arg;
-  const int Tp = RoundUpToBlock(T);
-  TransposeHead(kt, k, ld, T, Tp, hs);
+  TransposeToPanels(kt, k, ld, T, hs);
   for (int t0 = 0; t0 < T; t0 += kBlock) {
     const int nr = std::min(kBlock, T - t0);
     float m[kBlock], l[kBlock];  // running max and sum of e^(s - m), per row of the tile
@@ -56,7 +56,7 @@ void ForwardHead(float* out, float* lse, float* kt, const float* q, const float*
         const int t = t0 + r;
         const int n = std::min(kBlock, t + 1 - j0);  // keys j0 .. j0+n-1 are visible to query t
         float s[kBlock];
-        RowTimesBlock<kHs>(s, q + t * ld, kt + j0, Tp, hs);
+        RowTimesBlock<kHs>(s, q + t * ld, kt + j0 * hs, hs);  // panel of keys j0..
         float block_max = -INFINITY;
 #pragma omp simd reduction(max : block_max)
         for (int j = 0; j < kBlock; j++) {

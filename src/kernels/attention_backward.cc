@@ -29,22 +29,21 @@ using attn::kBlock;
 using attn::RoundUpToBlock;
 using attn::RowTimesBlock;
 using attn::SoftmaxExp;
-using attn::TransposeHead;
+using attn::TransposeToPanels;
 
 namespace {
 
 // One head. q, k, v and dq, dk, dv: rows of hs, ld apart; out and dout rows
-// out_ld apart; lse (T); scratch holds kt and vt, (hs, Tp) each.
+// out_ld apart; lse (T); scratch holds the keys and values in panels.
 template <int kHs>
 void BackwardHead(float* dq, float* dk, float* dv, float* scratch, const float* dout, const float* q, const float* k,
                   const float* v, const float* out, const float* lse, int64_t ld, int64_t out_ld, int T, int hs_arg,
                   float scale) {
   const int hs = kHs > 0 ? kHs : hs_arg;
-  const int Tp = RoundUpToBlock(T);
   float* kt = scratch;
-  float* vt = scratch + (int64_t)hs * Tp;
-  TransposeHead(kt, k, ld, T, Tp, hs);
-  TransposeHead(vt, v, ld, T, Tp, hs);
+  float* vt = scratch + (int64_t)hs * RoundUpToBlock(T);
+  TransposeToPanels(kt, k, ld, T, hs);
+  TransposeToPanels(vt, v, ld, T, hs);
   for (int t = 0; t < T; t++) {
     std::memset(dq + t * ld, 0, sizeof(float) * hs);
     std::memset(dk + t * ld, 0, sizeof(float) * hs);
@@ -70,8 +69,8 @@ void BackwardHead(float* dq, float* dk, float* dv, float* scratch, const float* 
       for (int r = 0; r < nr; r++) {
         const int t = t0 + r;
         float s[kBlock], dp[kBlock];
-        RowTimesBlock<kHs>(s, q + t * ld, kt + j0, Tp, hs);
-        RowTimesBlock<kHs>(dp, dout + t * out_ld, vt + j0, Tp, hs);
+        RowTimesBlock<kHs>(s, q + t * ld, kt + j0 * hs, hs);  // panels of keys, values j0..
+        RowTimesBlock<kHs>(dp, dout + t * out_ld, vt + j0 * hs, hs);
         const float lse_t = lse[t], D_t = D[r];
 #pragma omp simd
         for (int j = 0; j < kBlock; j++) {
