@@ -2,12 +2,14 @@
 // FLOP model, the ablation pairs, and the Markdown rendered from saved JSON.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "bench/ablation.h"
 #include "bench/driver.h"
 #include "bench/report.h"
 #include "bench/stats.h"
+#include "bench/torch_runner.h"
 #include "bench/workloads.h"
 #include "test_io_util.h"
 
@@ -189,6 +191,52 @@ TEST(BenchReport, ReadsTheSavedResultsAndRefusesBadOnes) {
   WriteText(dir / "ablation.json", FakeAblation().dump());
   ASSERT_TRUE(WriteReport(dir.path(), out).ok());
   EXPECT_TRUE(Has(::cpu_llm::testing::ReadText(out), "**1.600x**"));
+}
+
+// The PyTorch runner against stand-in scripts: a missing script or torch is
+// a skip with the reason, a result is parsed and given the FLOP model's
+// count, a failing script is an error.
+TEST(BenchTorchRunner, SkipsParsesAndFails) {
+  TempDir dir;
+  Workload w;
+  ASSERT_TRUE(FindWorkload("tiny", &w).ok());
+  json result;
+  std::string skipped;
+  ASSERT_TRUE(RunTorchBench(dir / "absent.py", w, "fp32", 1, 0, 0, &result, &skipped).ok());
+  EXPECT_TRUE(Has(skipped, "absent.py: not found"));
+
+  WriteText(dir / "no_torch.py", "import sys\nsys.exit(3)\n");
+  ASSERT_TRUE(RunTorchBench(dir / "no_torch.py", w, "fp32", 1, 0, 0, &result, &skipped).ok());
+  EXPECT_EQ(skipped, "PyTorch is not installed");
+
+  // Echoes its arguments back, so the test sees what the runner passed.
+  WriteText(dir / "fake.py",
+            "import json, sys\nprint(json.dumps({'argv': sys.argv[1:], 'blas': '/x/openblas-pthread/libblas.so.3'}))\n");
+  ASSERT_TRUE(RunTorchBench(dir / "fake.py", w, "bf16", 2, 1, 2, &result, &skipped).ok());
+  EXPECT_EQ(skipped, "");
+  const std::vector<std::string> argv = result["argv"];
+  auto arg = [&](const std::string& flag) {
+    auto it = std::find(argv.begin(), argv.end(), flag);
+    return it == argv.end() || it + 1 == argv.end() ? std::string("?") : *(it + 1);
+  };
+  EXPECT_EQ(arg("--n-layer"), "2");
+  EXPECT_EQ(arg("--n-embd"), "128");
+  EXPECT_EQ(arg("--padded-vocab"), "50304");
+  EXPECT_EQ(arg("--batch"), "4");
+  EXPECT_EQ(arg("--seq-len"), "64");
+  EXPECT_EQ(arg("--threads"), "2");
+  EXPECT_EQ(arg("--dtype"), "bf16");
+  EXPECT_EQ(arg("--warmup-steps"), "1");
+  EXPECT_EQ(arg("--steps"), "2");
+  ModelConfig cfg;
+  ASSERT_TRUE(WorkloadConfig(w, &cfg).ok());
+  EXPECT_DOUBLE_EQ(result["flops_per_token"].get<double>(), TrainFlopsPerToken(cfg, 64));
+  EXPECT_EQ(result["blas_name"], "OpenBLAS");
+
+  WriteText(dir / "broken.py", "raise SystemExit(1)\n");
+  const Status s = RunTorchBench(dir / "broken.py", w, "fp32", 1, 0, 0, &result, &skipped);
+  EXPECT_EQ(s.exit_code(), 1);
+  EXPECT_TRUE(Has(s.message(), "broken.py: failed for tiny fp32 (exit status 1)")) << s.message();
 }
 
 }  // namespace

@@ -7,6 +7,8 @@ PACKAGES=(
   g++ cmake make pkg-config
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev libpcre2-dev
   libgtest-dev libbenchmark-dev
+  # Runs tools/test_flamegraph.py in the test suite and the bench's PyTorch script.
+  python3
   # Google Highway: the SIMD kernels, compiled per target, dispatched at run time.
   libhwy-dev
   # The BLAS backends (plan item 9): OpenBLAS's OpenMP build, which cpu_llm
