@@ -101,6 +101,21 @@ TEST(Model, InitialLossIsNearUniform) {
   EXPECT_NEAR(loss, std::log(257.0f), 0.1f);
 }
 
+// The memory check before training (ActivationFloats) counts exactly what the
+// arenas hold, and attention keeps O(T) per head, not a (T,T) matrix:
+// doubling T doubles the activations.
+TEST(Model, ActivationFloatsMatchesArenasAndGrowsLinearly) {
+  const ModelConfig cfg = TinyConfig();
+  for (int threads : {1, 2}) {
+    GPT2 m;
+    ASSERT_TRUE(m.Init(cfg).ok());
+    ASSERT_TRUE(m.PrepareBatch(3, 20, threads).ok());
+    EXPECT_EQ(m.activation_bytes(), 4 * (uint64_t)ActivationFloats(cfg, 3, 20, threads));
+  }
+  const double ratio = (double)ActivationFloats(cfg, 2, 1024, 1) / ActivationFloats(cfg, 2, 512, 1);
+  EXPECT_LT(ratio, 2.01);  // with the old (L,B,NH,T,T) buffer: 3.3
+}
+
 // Each incremental decode step must give the same logits as the full causal
 // forward pass at that position.
 TEST(Model, KVCacheMatchesFullForward) {
