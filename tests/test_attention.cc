@@ -25,18 +25,14 @@ using test::Dot;
 using test::ExpectAllNear;
 using test::ExpectBitEqual;
 using test::ExpectGradMatchesFD;
+using test::kContexts;
 using test::MaxAbs;
 using test::RandomVec;
+using test::Tol;
 using V = std::vector<float>;
 using VD = std::vector<double>;
 
-const Context kContexts[] = {Context{1}, Context{2}};
 
-// Fast float kernel vs float reference, as in test_kernels.cc: about
-// eps_f * sqrt(K) * magnitude of rounding for a reduction of length K, so
-// 1e-5 * sqrt(K) * magnitude leaves a ~100x margin for a different summation
-// order, while a wrong, missing or doubled term stays far above it.
-double Tol(int64_t K, double magnitude) { return 1e-5 * std::sqrt(static_cast<double>(K)) * magnitude; }
 
 struct AttnShape {
   int B, T, C, NH;

@@ -30,13 +30,14 @@ using test::Dot;
 using test::ExpectAllNear;
 using test::ExpectBitEqual;
 using test::ExpectGradMatchesFD;
+using test::kContexts;
 using test::MaxAbs;
 using test::RandomTokens;
 using test::RandomVec;
+using test::Tol;
 using V = std::vector<float>;
 using VD = std::vector<double>;
 
-const Context kContexts[] = {Context{1}, Context{2}};
 // Every matmul backend, each on 1 and 2 threads.
 const Context kMatmulContexts[] = {Context{1},
                                    Context{2},
@@ -46,14 +47,6 @@ const Context kMatmulContexts[] = {Context{1},
                                    Context{2, nullptr, MatmulBackend::kBlas},
                                    Context{1, nullptr, MatmulBackend::kOneDnn},
                                    Context{2, nullptr, MatmulBackend::kOneDnn}};
-
-// Fast float kernel vs float reference. Both round every term of a reduction
-// of length K; for random-signed terms the accumulated error is about
-// eps_f * sqrt(K) * magnitude (eps_f = 6e-8), so 1e-5 * sqrt(K) * max|value|
-// leaves a ~100x margin for different summation orders and FMA contraction,
-// while a wrong, missing or doubled term (an error of order magnitude/sqrt(K)
-// or more) stays far above it.
-double Tol(int64_t K, double magnitude) { return 1e-5 * std::sqrt(static_cast<double>(K)) * magnitude; }
 
 // ---------------------------------------------------------------- matmul
 

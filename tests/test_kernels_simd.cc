@@ -31,15 +31,12 @@ namespace {
 
 using test::ExpectAllNear;
 using test::ExpectBitEqual;
+using test::kContexts;
 using test::MaxAbs;
 using test::RandomTokens;
 using test::RandomVec;
+using test::Tol;
 using V = std::vector<float>;
-
-const Context kContexts[] = {Context{1}, Context{2}};
-
-// As in test_kernels.cc: eps_f * sqrt(K) * magnitude with a ~100x margin.
-double Tol(int64_t K, double magnitude) { return 1e-5 * std::sqrt(static_cast<double>(K)) * magnitude; }
 
 // Runs body() once per target with dispatch restricted to it, each failure
 // traced with the target's name; returns the names of the targets that ran.

@@ -11,9 +11,21 @@
 #include <string>
 #include <vector>
 
+#include "core/context.h"
 #include "core/rng.h"
 
 namespace cpu_llm::test {
+
+// The thread counts every kernel test runs: one thread and two.
+inline const Context kContexts[] = {Context{1}, Context{2}};
+
+// Tolerance of a fast float kernel against the float reference. Both round
+// every term of a reduction of length K; for random-signed terms the
+// accumulated error is about eps_f * sqrt(K) * magnitude (eps_f = 6e-8), so
+// 1e-5 * sqrt(K) * max|value| leaves a ~100x margin for different summation
+// orders and FMA contraction, while a wrong, missing or doubled term (an
+// error of order magnitude/sqrt(K) or more) stays far above it.
+inline double Tol(int64_t K, double magnitude) { return 1e-5 * std::sqrt(static_cast<double>(K)) * magnitude; }
 
 // n values ~ N(0, scale^2).
 inline std::vector<float> RandomVec(Rng& rng, int64_t n, float scale = 1.0f) {
