@@ -42,15 +42,13 @@ Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelCo
   return ValidateConfig(*cfg);
 }
 
-Status OpenData(const TrainOptions& opt, const Tokenizer& tok, int vocab, DataLoader* train, DataLoader* val,
-                bool* have_val) {
+Status OpenData(const TrainOptions& opt, TokenFileFormat format, const Tokenizer& tok, int vocab, DataLoader* train,
+                DataLoader* val, bool* have_val) {
   const int B = opt.batch, T = opt.seq_len;
   if (opt.train_data.empty()) {
     *have_val = true;
     return OpenBundledCorpus(tok, opt.val_fraction, opt.seed, B, T, vocab, train, val);
   }
-  TokenFileFormat format;
-  CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &format));
   std::vector<std::string> paths;
   CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.train_data, &paths));
   CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, B, T, vocab, format));
@@ -90,7 +88,13 @@ Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads) {
   return Status();
 }
 
-Status CheckOptions(const TrainOptions& opt) {
+// The options that parse into values come back parsed.
+struct ParsedOptions {
+  TokenFileFormat data_format = TokenFileFormat::kLlmc;
+  MatmulBackend matmul = MatmulBackend::kBlas;
+};
+
+Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.batch <= 0) return UsageError("--batch: must be positive (got {})", opt.batch);
   if (opt.seq_len <= 0) return UsageError("--seq-len: must be positive (got {})", opt.seq_len);
   if (opt.steps < 0) return UsageError("--steps: must not be negative (got {})", opt.steps);
@@ -105,21 +109,18 @@ Status CheckOptions(const TrainOptions& opt) {
   if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
-  TokenFileFormat format;
-  CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &format));
-  MatmulBackend matmul;
-  return ParseMatmulBackend(opt.matmul, &matmul);
+  CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
+  return ParseMatmulBackend(opt.matmul, &parsed->matmul);
 }
 
 }  // namespace
 
 Status RunTraining(const TrainOptions& opt) {
-  CPU_LLM_RETURN_IF_ERROR(CheckOptions(opt));
+  ParsedOptions parsed;
+  CPU_LLM_RETURN_IF_ERROR(CheckOptions(opt, &parsed));
   const int threads = opt.threads > 0 ? opt.threads : DefaultThreadCount();
   Profiler profiler;
-  MatmulBackend matmul;
-  CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(opt.matmul, &matmul));
-  const Context ctx{threads, opt.profile ? &profiler : nullptr, matmul};
+  const Context ctx{threads, opt.profile ? &profiler : nullptr, parsed.matmul};
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(opt.tokenizer, &tok));
   CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(opt.out_dir));
@@ -160,7 +161,7 @@ Status RunTraining(const TrainOptions& opt) {
 
   DataLoader train_data, val_data;
   bool have_val = false;
-  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, *tok, cfg.vocab_size, &train_data, &val_data, &have_val));
+  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, parsed.data_format, *tok, cfg.vocab_size, &train_data, &val_data, &have_val));
 
   AdamW adamw;
   adamw.Init(cfg, opt.adamw);
