@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -18,6 +19,10 @@
 #include "train/step.h"
 
 namespace cpu_llm {
+
+// For GoogleTest's names of the parameters (ctest lists them): "blas", not bytes.
+static void PrintTo(MatmulBackend backend, std::ostream* os) { *os << MatmulBackendName(backend); }
+
 namespace {
 
 struct Expected {

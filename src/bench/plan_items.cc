@@ -63,11 +63,11 @@ const std::vector<PlanItem>& PlanItems() {
        "The three products of every linear layer and the LM head (out = inp.W^T + bias, dinp = dout.W, "
        "dW += dout^T.inp) through OpenBLAS's cblas_sgemm or oneDNN's dnnl_sgemm; the bias gradient stays a "
        "parallel column sum of our own. cpu_llm links OpenBLAS's OpenMP build, not Debian's default pthread "
-       "build, so the library runs on the same libgomp threads as the other kernels instead of leaving its own "
-       "threads spinning beside them; oneDNN is built on libgomp too. Both take ctx.n_threads threads per call. "
-       "OpenBLAS is the default (the fastest here, see below); unlike the built-in kernels the libraries do not "
-       "promise bit-identical results across thread counts.",
-       "`train --matmul blas` (default), `--matmul onednn` or `--matmul tiled`; `bench --ablation --switch blas` "
+        "build (cmake -DCPU_LLM_OPENBLAS_BUILD=pthread links that one), so the library runs on the same libgomp "
+        "threads as the other kernels rather than on a second pool beside them; oneDNN is built on libgomp too. "
+        "Both take ctx.n_threads threads per call. OpenBLAS is the default (the fastest here, see below); unlike "
+        "the built-in kernels the libraries do not promise bit-identical results across thread counts.",
+        "`train --matmul blas` (default), `--matmul onednn` or `--matmul tiled`; `bench --ablation --switch blas` "
        "and `--switch onednn` measure them against the tiled kernel on d6",
        "KernelsMatmul.MatchesReference runs both library backends, on 1 and 2 threads, against the scalar "
        "reference over odd shapes; KernelsMatmul.LibraryBackendsOverwriteAndAccumulateLikeTiled checks the "

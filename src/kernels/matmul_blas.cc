@@ -4,18 +4,27 @@
 //
 // Threads. Debian builds OpenBLAS three ways (libopenblas0-pthread, -openmp,
 // -serial) behind one alternatives symlink that defaults to pthread. The
-// pthread build keeps its own worker threads, which busy-wait for a while
-// after each call before they sleep; on 2 cores they spin on the core the
-// next OpenMP kernel (GELU, layernorm, attention) needs, while libgomp's own
-// spinning workers do the same to OpenBLAS during the next sgemm. We link the
-// OpenMP build instead (CMakeLists.txt takes it from its own directory and
-// records that directory in the binary's RUNPATH, so the symlink does not
-// matter): its sgemm runs on libgomp's pool, the same threads as every other
-// kernel, one region after another, and takes omp_get_max_threads() of the
-// caller as its thread count, which ScopedOmpThreads sets to ctx.n_threads.
-// To compare with the pthread build, swap it in at run time:
+// pthread build keeps a pool of its own beside libgomp's, and its idle
+// workers keep polling for a while after each call, on the cores the next
+// OpenMP kernel (GELU, layernorm, attention) wants. We link the OpenMP
+// build instead (CMake's CPU_LLM_OPENBLAS_BUILD, default openmp; the binary's
+// RUNPATH names its directory, so the symlink does not matter): its sgemm
+// runs on libgomp's pool, the same threads as every other kernel, and takes
+// omp_get_max_threads() of the caller as its thread count, which
+// ScopedOmpThreads sets to ctx.n_threads for the call and restores, so no
+// process-wide setting changes and the process never holds two pools.
+//
+// Measured on 2 cores (bench, 2 threads, machine otherwise idle): with the
+// pthread build a d6 step took 2.56 s instead of 1.75 s and a GPT-2 124M step
+// 9.5 s instead of 6.2-7.3 s. Both sides lose: our own kernels (layernorm,
+// GELU, attention, ...) took 790 ms instead of 500 ms per d6 step, and the
+// small products 2-3x longer (attention projection 118 ms instead of 42),
+// the signature of two pools spinning against each other. On the same
+// machine loaded by other jobs the difference vanished (the pthread build
+// was even 4% faster): the waste only shows when the cores are ours. To
+// compare again, swap the pthread build in at run time with
 // LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread (searched before
-// the RUNPATH).
+// the RUNPATH) or configure with -DCPU_LLM_OPENBLAS_BUILD=pthread.
 #include <cblas.h>
 
 #include <algorithm>
@@ -28,9 +37,10 @@
 namespace cpu_llm {
 namespace {
 
-// ScopedOmpThreads is all the OpenMP build needs. A pthread build, swapped in
-// at run time, ignores it and keeps one process-wide count of its own: set
-// that too, so such a run still uses ctx.n_threads threads.
+// ScopedOmpThreads is all the OpenMP build needs. The pthread build (linked
+// with CPU_LLM_OPENBLAS_BUILD=pthread or swapped in at run time) ignores it
+// and keeps one process-wide count of its own: set that too, so such a run
+// still uses ctx.n_threads threads.
 class ScopedBlasThreads {
  public:
   explicit ScopedBlasThreads(int n_threads) : omp_(n_threads) {
@@ -47,7 +57,9 @@ class ScopedBlasThreads {
 
 // out (N,OC) = inp (N,C) . weight^T + bias. The bias goes in first, as every
 // row of out, and sgemm adds the product to it (beta = 1): one write pass over
-// out before the product instead of a read-modify-write pass after it.
+// out before the product instead of a read-modify-write pass after it. On the
+// linear layers of d6 and GPT-2 124M (2 threads) that was the cheaper of the
+// two in 16 of 18 timings, by 2-7%, and within noise of no bias at all.
 void matmul_forward_blas(const Context& ctx, float* out, const float* inp, const float* weight, const float* bias,
                          int N, int C, int OC) {
   ScopedBlasThreads threads(ctx.n_threads);

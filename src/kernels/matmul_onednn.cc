@@ -3,8 +3,9 @@
 // matmul_blas.cc. Debian's libdnnl is built on the OpenMP runtime (libgomp,
 // the one our kernels use): its parallel regions run on the same pool of
 // threads as everything else and take omp_get_max_threads() of the caller as
-// their size, which ScopedOmpThreads sets to ctx.n_threads. The first call of
-// each shape class compiles its kernels (JIT), so the first step is slower.
+// their size, which ScopedOmpThreads sets to ctx.n_threads. oneDNN generates
+// its kernels for the CPU at run time, on first use, so the first step is
+// slower (the bench's warm-up steps absorb it).
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
