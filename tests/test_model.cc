@@ -2,6 +2,7 @@
 // cache against the full forward pass, and determinism.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -128,8 +129,8 @@ TEST(Model, KVCacheMatchesFullForward) {
   std::vector<int32_t> tokens = RandomTokens(rng, T, cfg.vocab_size);
   ASSERT_TRUE(m.PrepareBatch(1, T, 2).ok());
   float loss;
-  ASSERT_TRUE(m.Forward(Context{2}, tokens.data(), nullptr, 1, T, &loss).ok());
-  std::vector<float> full(m.acts().logits, m.acts().logits + (size_t)T * cfg.padded_vocab_size);
+  std::vector<float> full((size_t)T * cfg.padded_vocab_size);
+  ASSERT_TRUE(m.Forward(Context{2}, tokens.data(), nullptr, 1, T, &loss, full.data()).ok());
 
   KVCache cache;
   ASSERT_TRUE(cache.Init(cfg, T).ok());
@@ -160,8 +161,8 @@ TEST(Model, GradientsAreDeterministicAcrossThreadCounts) {
     ASSERT_TRUE(m.PrepareBatch(3, 20, threads).ok());
     float loss;
     m.ZeroGrad();
-    ASSERT_TRUE(m.Forward(Context{threads}, tokens.data(), targets.data(), 3, 20, &loss).ok());
-    m.Backward(Context{threads}, tokens.data(), targets.data(), 1.0f);
+    ASSERT_TRUE(m.ForwardForTraining(Context{threads}, tokens.data(), targets.data(), 3, 20, 1.0f, &loss).ok());
+    ASSERT_TRUE(m.Backward(Context{threads}, tokens.data()).ok());
     std::vector<float> g(m.grads(), m.grads() + m.num_params());
     if (first.empty()) first = g;
     else ASSERT_EQ(0, std::memcmp(first.data(), g.data(), g.size() * sizeof(float))) << threads << " threads";
@@ -183,8 +184,8 @@ TEST(Model, BackwardAccumulatesAndScales) {
   auto grads_after = [&](int calls, float scale) {
     m.ZeroGrad();
     for (int i = 0; i < calls; i++) {
-      EXPECT_TRUE(m.Forward(ctx, tokens.data(), targets.data(), 2, 16, &loss).ok());
-      m.Backward(ctx, tokens.data(), targets.data(), scale);
+      EXPECT_TRUE(m.ForwardForTraining(ctx, tokens.data(), targets.data(), 2, 16, scale, &loss).ok());
+      EXPECT_TRUE(m.Backward(ctx, tokens.data()).ok());
     }
     return std::vector<float>(m.grads(), m.grads() + m.num_params());
   };
@@ -195,6 +196,85 @@ TEST(Model, BackwardAccumulatesAndScales) {
     ASSERT_NEAR(two[i], 2 * one[i], 1e-6 * max_ref) << i;
     ASSERT_NEAR(half[i], 0.5f * one[i], 1e-6 * max_ref) << i;
   }
+}
+
+}  // namespace
+}  // namespace cpu_llm
+
+namespace cpu_llm {
+namespace {
+
+// B*T = 336 rows > kHeadRows, so the LM head runs in two chunks, the boundary
+// in the middle of a sequence. Sequences are independent, so the batch's
+// gradient must equal the average of its two halves' gradients, each run as
+// one chunk.
+TEST(Model, ChunkedHeadMatchesUnchunkedHalves) {
+  const ModelConfig cfg = TinyConfig();
+  const int T = cfg.max_seq_len, B = 14;
+  ASSERT_GT(B * T, kHeadRows);
+  ASSERT_LE(B / 2 * T, kHeadRows);
+  GPT2 m;
+  ASSERT_TRUE(m.Init(cfg).ok());
+  Rng rng(21);
+  m.InitWeights(rng);
+  std::vector<int32_t> tokens = RandomTokens(rng, B * T, cfg.vocab_size);
+  std::vector<int32_t> targets = RandomTokens(rng, B * T, cfg.vocab_size);
+  const Context ctx{2};
+
+  float whole_loss;
+  m.ZeroGrad();
+  ASSERT_TRUE(m.ForwardForTraining(ctx, tokens.data(), targets.data(), B, T, 1.0f, &whole_loss).ok());
+  ASSERT_TRUE(m.Backward(ctx, tokens.data()).ok());
+  const std::vector<float> whole(m.grads(), m.grads() + m.num_params());
+
+  float half_loss[2];
+  m.ZeroGrad();
+  for (int h = 0; h < 2; h++) {
+    const size_t off = (size_t)h * (B / 2) * T;
+    ASSERT_TRUE(
+        m.ForwardForTraining(ctx, tokens.data() + off, targets.data() + off, B / 2, T, 0.5f, &half_loss[h]).ok());
+    ASSERT_TRUE(m.Backward(ctx, tokens.data() + off).ok());
+  }
+  EXPECT_NEAR(whole_loss, 0.5f * (half_loss[0] + half_loss[1]), 1e-5);
+  double max_ref = 0;
+  for (float g : whole) max_ref = std::max(max_ref, (double)std::fabs(g));
+  ASSERT_GT(max_ref, 0.0);
+  for (int64_t i = 0; i < m.num_params(); i++) ASSERT_NEAR(m.grads()[i], whole[i], 1e-5 * max_ref) << i;
+
+  // The evaluation forward gives the same loss, and the logits it hands out
+  // give it too.
+  std::vector<float> logits((size_t)B * T * cfg.padded_vocab_size);
+  float eval_loss;
+  ASSERT_TRUE(m.Forward(ctx, tokens.data(), targets.data(), B, T, &eval_loss, logits.data()).ok());
+  EXPECT_FLOAT_EQ(eval_loss, whole_loss);
+  double sum = 0;
+  for (int r = 0; r < B * T; r++) {
+    const float* row = logits.data() + (size_t)r * cfg.padded_vocab_size;
+    double mx = row[0], z = 0;
+    for (int v = 0; v < cfg.vocab_size; v++) mx = std::max(mx, (double)row[v]);
+    for (int v = 0; v < cfg.vocab_size; v++) z += std::exp(row[v] - mx);
+    sum += mx + std::log(z) - row[targets[r]];
+  }
+  EXPECT_NEAR(sum / (B * T), eval_loss, 1e-4);
+}
+
+// Backward needs the training forward's saved state: refused otherwise, and
+// after an evaluation forward has overwritten it.
+TEST(Model, BackwardNeedsTrainingForward) {
+  const ModelConfig cfg = TinyConfig();
+  GPT2 m;
+  ASSERT_TRUE(m.Init(cfg).ok());
+  Rng rng(2);
+  m.InitWeights(rng);
+  std::vector<int32_t> tokens = RandomTokens(rng, 16, cfg.vocab_size);
+  const Context ctx{1};
+  float loss;
+  EXPECT_FALSE(m.Backward(ctx, tokens.data()).ok());
+  ASSERT_TRUE(m.ForwardForTraining(ctx, tokens.data(), tokens.data(), 1, 16, 1.0f, &loss).ok());
+  ASSERT_TRUE(m.Forward(ctx, tokens.data(), tokens.data(), 1, 16, &loss).ok());
+  EXPECT_FALSE(m.Backward(ctx, tokens.data()).ok());
+  EXPECT_FALSE(m.ForwardForTraining(ctx, tokens.data(), nullptr, 1, 16, 1.0f, &loss).ok());
+  EXPECT_FALSE(m.ForwardForTraining(ctx, tokens.data(), tokens.data(), 1, 16, 0.0f, &loss).ok());
 }
 
 }  // namespace

@@ -177,11 +177,22 @@ void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbi
 }
 
 void matmul_backward_bias(const Context& ctx, float* dbias, const float* dout, int N, int OC) {
+  // Each thread owns a contiguous run of output channels and walks the rows in
+  // order, so its inner loop reads dout contiguously (a column-at-a-time sum
+  // strides OC floats per element) and every dbias[o] still adds its rows in
+  // the same order whatever the thread count. Blocks of 64 channels keep the
+  // running sums in registers.
+  constexpr int kBlock = 64;
+  const int n_blocks = (OC + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) num_threads(ctx.n_threads)
-  for (int o = 0; o < OC; o++) {
-    float s = 0.0f;
-    for (int n = 0; n < N; n++) s += dout[(int64_t)n * OC + o];
-    dbias[o] += s;
+  for (int b = 0; b < n_blocks; b++) {
+    const int o0 = b * kBlock, width = std::min(kBlock, OC - o0);
+    float sums[kBlock] = {};
+    for (int n = 0; n < N; n++) {
+      const float* row = dout + (int64_t)n * OC + o0;
+      for (int i = 0; i < width; i++) sums[i] += row[i];
+    }
+    for (int i = 0; i < width; i++) dbias[o0 + i] += sums[i];
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/profiler.h"
 #include "kernels/attention.h"
@@ -35,20 +36,41 @@ bool ParamIsMatrix(int i) { return i == 0 || i == 1 || i == 4 || i == 6 || i == 
 namespace {
 
 // Sizes of the ActivationView tensors, in its order.
-std::array<int64_t, 22> ActivationSizes(const ModelConfig& cfg, int B, int T) {
-  const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, Vp = cfg.padded_vocab_size;
+std::array<int64_t, 16> ActivationSizes(const ModelConfig& cfg, int B, int T) {
+  const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head;
   const int64_t BT = (int64_t)B * T;
-  return {BT * C,         L * BT * C,         L * BT,         L * BT,     L * BT * 3 * C, L * BT * C,
-          L * B * NH * T,     L * BT * C,     L * BT * C,     L * BT * C, L * BT,         L * BT,
-          L * BT * 4 * C, L * BT * 4 * C,     L * BT * C,     L * BT * C, BT * C,         BT,
-          BT,             BT * Vp,            BT,             BT};
+  return {BT * C,     L * BT,         L * BT,     L * BT * 3 * C, L * BT * C, L * B * NH * T, L * BT * C, L * BT,
+          L * BT,     L * BT * 4 * C, L * BT * C, BT * C,         BT,         BT,              BT,         BT};
 }
 
-// d_residual, d_ln, d_qkv, d_atty, d_fch and the attention scratch.
-int64_t BackwardFloats(const ModelConfig& cfg, int B, int T, int n_threads) {
+// Sizes of the ScratchView tensors, in its order.
+std::array<int64_t, 9> ScratchSizes(const ModelConfig& cfg, int B, int T, int n_threads) {
   const int64_t BT = (int64_t)B * T, C = cfg.n_embd;
-  return BT * C * 2 + BT * 3 * C + BT * C + BT * 4 * C +
-         attention_scratch_floats(n_threads, T, cfg.n_embd, cfg.n_head);
+  const int64_t head_rows = std::min<int64_t>(BT, kHeadRows);
+  return {BT * C,     BT * 4 * C, head_rows * cfg.padded_vocab_size,
+          BT * C,     BT * C,     BT * 3 * C,
+          BT * C,     BT * 4 * C, attention_scratch_floats(n_threads, T, cfg.n_embd, cfg.n_head)};
+}
+
+// Points views' members (all float*, in order) at consecutive runs of base.
+template <class View, size_t N>
+View CarveView(float* base, const std::array<int64_t, N>& sizes) {
+  static_assert(sizeof(View) == N * sizeof(float*));
+  float* ptrs[N];
+  for (size_t i = 0; i < N; i++) {
+    ptrs[i] = base;
+    base += sizes[i];
+  }
+  View view;
+  std::memcpy(&view, ptrs, sizeof(view));
+  return view;
+}
+
+template <size_t N>
+int64_t Total(const std::array<int64_t, N>& sizes) {
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  return total;
 }
 
 }  // namespace
@@ -59,9 +81,7 @@ Status CheckBatchTokens(int B, int T) {
 }
 
 int64_t ActivationFloats(const ModelConfig& cfg, int B, int T, int n_threads) {
-  int64_t total = BackwardFloats(cfg, B, T, n_threads);
-  for (int64_t s : ActivationSizes(cfg, B, T)) total += s;
-  return total;
+  return Total(ActivationSizes(cfg, B, T)) + Total(ScratchSizes(cfg, B, T, n_threads));
 }
 
 Status GPT2::Init(const ModelConfig& cfg) {
@@ -102,34 +122,45 @@ Status GPT2::PrepareBatch(int B, int T, int n_threads) {
   B_ = B;
   T_ = T;
   n_threads_ = n_threads;
-  const auto sizes = ActivationSizes(cfg_, B, T);
-  int64_t total = 0;
-  for (int64_t s : sizes) total += s;
-  act_arena_.Resize(total);
-  float* ptrs[std::size(sizes)];
-  float* base = act_arena_.data();
-  for (size_t i = 0; i < std::size(sizes); i++) {
-    ptrs[i] = base;
-    base += sizes[i];
-  }
-  acts_ = {ptrs[0],  ptrs[1],  ptrs[2],  ptrs[3],  ptrs[4],  ptrs[5],  ptrs[6],  ptrs[7],
-           ptrs[8],  ptrs[9],  ptrs[10], ptrs[11], ptrs[12], ptrs[13], ptrs[14], ptrs[15],
-           ptrs[16], ptrs[17], ptrs[18], ptrs[19], ptrs[20], ptrs[21]};
-
-  const int64_t BT = (int64_t)B * T, C = cfg_.n_embd;
-  bwd_arena_.Resize(BackwardFloats(cfg_, B, T, n_threads));
-  float* b = bwd_arena_.data();
-  bwd_.d_residual = b;  b += BT * C;
-  bwd_.d_ln = b;        b += BT * C;
-  bwd_.d_qkv = b;       b += BT * 3 * C;
-  bwd_.d_atty = b;      b += BT * C;
-  bwd_.d_fch = b;       b += BT * 4 * C;
-  bwd_.att_scratch = b;
+  const auto act_sizes = ActivationSizes(cfg_, B, T);
+  act_arena_.Resize(Total(act_sizes));
+  acts_ = CarveView<ActivationView>(act_arena_.data(), act_sizes);
+  const auto scratch_sizes = ScratchSizes(cfg_, B, T, n_threads);
+  scratch_arena_.Resize(Total(scratch_sizes));
+  scratch_ = CarveView<ScratchView>(scratch_arena_.data(), scratch_sizes);
   return Status();
 }
 
 Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T,
-                     float* mean_loss) {
+                     float* mean_loss, float* logits) {
+  CPU_LLM_RETURN_IF_ERROR(ForwardBody(ctx, tokens, targets, B, T));
+  grad_scale_ = 0.0f;
+  const int BT = B * T;
+  if (logits) {
+    Timed(ctx.profiler, Op::kMatmulLmHead, Pass::kForward, [&] {
+      matmul_forward(ctx, logits, acts_.lnf, param_view().wte, nullptr, BT, cfg_.n_embd, cfg_.padded_vocab_size);
+    });
+  }
+  if (!targets) {
+    *mean_loss = NAN;
+    return Status();
+  }
+  HeadForward(ctx, targets, 0.0f, mean_loss);
+  return Status();
+}
+
+Status GPT2::ForwardForTraining(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T,
+                                float grad_scale, float* mean_loss) {
+  if (!targets) return UsageError("a training forward pass needs targets");
+  if (!(grad_scale > 0.0f)) return UsageError("gradient scale must be positive (got {})", grad_scale);
+  CPU_LLM_RETURN_IF_ERROR(ForwardBody(ctx, tokens, targets, B, T));
+  HeadForward(ctx, targets, grad_scale, mean_loss);
+  grad_scale_ = grad_scale;
+  return Status();
+}
+
+// Everything up to the final layernorm's output a.lnf.
+Status GPT2::ForwardBody(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T) {
   if (B > B_ || T > T_ || ctx.n_threads > n_threads_)
     CPU_LLM_RETURN_IF_ERROR(PrepareBatch(std::max(B, B_), std::max(T, T_), std::max(ctx.n_threads, n_threads_)));
   const int V = cfg_.vocab_size;
@@ -141,10 +172,11 @@ Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* t
   }
   cur_B_ = B;
   cur_T_ = T;
-  const int C = cfg_.n_embd, NH = cfg_.n_head, L = cfg_.n_layer, Vp = cfg_.padded_vocab_size;
+  const int C = cfg_.n_embd, NH = cfg_.n_head, L = cfg_.n_layer;
   const int BT = B * T;
   const ParamView p = param_view();
   const ActivationView& a = acts_;
+  const ScratchView& s = scratch_;
 
   Profiler* prof = ctx.profiler;
   const Pass F = Pass::kForward;
@@ -153,51 +185,37 @@ Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* t
     const float* residual = l == 0 ? a.encoded : a.residual3 + (int64_t)(l - 1) * BT * C;
     const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, o4 = 4 * o1, os = (int64_t)l * BT;
     const int64_t w1 = (int64_t)l * C * C;
-    float* ln1 = a.ln1 + o1;
     float* qkv = a.qkv + o3;
     float* atty = a.atty + o1;
     float* att_lse = a.att_lse + (int64_t)l * B * NH * T;
     float* residual2 = a.residual2 + o1;
-    float* ln2 = a.ln2 + o1;
+    float* residual3 = a.residual3 + o1;
     float* fch = a.fch + o4;
-    float* fch_gelu = a.fch_gelu + o4;
 
     Timed(prof, Op::kLayerNorm, F, [&] {
-      layernorm_forward(ctx, ln1, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);
+      layernorm_forward(ctx, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);
     });
     Timed(prof, Op::kMatmulQkv, F,
-          [&] { matmul_forward(ctx, qkv, ln1, p.qkvw + 3 * w1, p.qkvb + l * 3 * C, BT, C, 3 * C); });
+          [&] { matmul_forward(ctx, qkv, s.ln, p.qkvw + 3 * w1, p.qkvb + l * 3 * C, BT, C, 3 * C); });
     Timed(prof, Op::kAttention, F,
-          [&] { attention_forward(ctx, atty, att_lse, bwd_.att_scratch, qkv, B, T, C, NH); });
+          [&] { attention_forward(ctx, atty, att_lse, s.att_scratch, qkv, B, T, C, NH); });
+    // The projection lands in residual2 and the residual is added in place.
     Timed(prof, Op::kMatmulAttnProj, F,
-          [&] { matmul_forward(ctx, a.attproj + o1, atty, p.attprojw + w1, p.attprojb + l * C, BT, C, C); });
-    Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual2, residual, a.attproj + o1, (int64_t)BT * C); });
+          [&] { matmul_forward(ctx, residual2, atty, p.attprojw + w1, p.attprojb + l * C, BT, C, C); });
+    Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual2, residual, residual2, (int64_t)BT * C); });
     Timed(prof, Op::kLayerNorm, F, [&] {
-      layernorm_forward(ctx, ln2, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, p.ln2b + l * C, BT, C);
+      layernorm_forward(ctx, s.ln, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, p.ln2b + l * C, BT, C);
     });
     Timed(prof, Op::kMatmulFc, F,
-          [&] { matmul_forward(ctx, fch, ln2, p.fcw + 4 * w1, p.fcb + l * 4 * C, BT, C, 4 * C); });
-    Timed(prof, Op::kGelu, F, [&] { gelu_forward(ctx, fch_gelu, fch, (int64_t)BT * 4 * C); });
-    Timed(prof, Op::kMatmulFcProj, F, [&] {
-      matmul_forward(ctx, a.fcproj + o1, fch_gelu, p.fcprojw + 4 * w1, p.fcprojb + l * C, BT, 4 * C, C);
-    });
-    Timed(prof, Op::kResidual, F,
-          [&] { residual_forward(ctx, a.residual3 + o1, residual2, a.fcproj + o1, (int64_t)BT * C); });
+          [&] { matmul_forward(ctx, fch, s.ln, p.fcw + 4 * w1, p.fcb + l * 4 * C, BT, C, 4 * C); });
+    Timed(prof, Op::kGelu, F, [&] { gelu_forward(ctx, s.fch_gelu, fch, (int64_t)BT * 4 * C); });
+    Timed(prof, Op::kMatmulFcProj, F,
+          [&] { matmul_forward(ctx, residual3, s.fch_gelu, p.fcprojw + 4 * w1, p.fcprojb + l * C, BT, 4 * C, C); });
+    Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual3, residual2, residual3, (int64_t)BT * C); });
   }
   const float* last = a.residual3 + (int64_t)(L - 1) * BT * C;
   Timed(prof, Op::kLayerNorm, F,
         [&] { layernorm_forward(ctx, a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, BT, C); });
-  Timed(prof, Op::kMatmulLmHead, F, [&] { matmul_forward(ctx, a.logits, a.lnf, p.wte, nullptr, BT, C, Vp); });
-
-  if (!targets) {
-    *mean_loss = NAN;
-    return Status();
-  }
-  Timed(prof, Op::kCrossEntropy, F,
-        [&] { crossentropy_forward(ctx, a.losses, a.lse, a.logits, targets, BT, V, Vp); });
-  double sum = 0.0;
-  for (int i = 0; i < BT; i++) sum += a.losses[i];
-  *mean_loss = static_cast<float>(sum / BT);
   return Status();
 }
 

@@ -46,43 +46,50 @@ ParamView MakeParamView(float* base, const ModelConfig& cfg);
 // True for the tensors that are matrices (weight decay applies to them).
 bool ParamIsMatrix(int tensor_index);
 
-// Saved forward activations for a (B,T) batch.
+// Saved forward activations for a (B,T) batch: what backward cannot cheaply
+// recompute. Layernorm and GELU outputs are recomputed from their inputs (a
+// pass over memory each, against 4 GELU-sized tensors per layer saved), the
+// projections' outputs are summed straight into the residual stream, and the
+// logits live in Scratch one chunk at a time.
 struct ActivationView {
   float* encoded;    // (B,T,C)
-  float* ln1;        // (L,B,T,C)
   float* ln1_mean;   // (L,B,T)
   float* ln1_rstd;   // (L,B,T)
   float* qkv;        // (L,B,T,3C)
   float* atty;       // (L,B,T,C)
   float* att_lse;    // (L,B,NH,T) log-sum-exp of each attention row's scores
-  float* attproj;    // (L,B,T,C)
   float* residual2;  // (L,B,T,C)
-  float* ln2;        // (L,B,T,C)
   float* ln2_mean;   // (L,B,T)
   float* ln2_rstd;   // (L,B,T)
-  float* fch;        // (L,B,T,4C)
-  float* fch_gelu;   // (L,B,T,4C)
-  float* fcproj;     // (L,B,T,C)
+  float* fch;        // (L,B,T,4C) the MLP's pre-activation
   float* residual3;  // (L,B,T,C)
   float* lnf;        // (B,T,C)
   float* lnf_mean;   // (B,T)
   float* lnf_rstd;   // (B,T)
-  float* logits;     // (B,T,Vp); backward turns it into d_logits in place
   float* losses;     // (B,T)
   float* lse;        // (B,T) log-sum-exp of each logits row
 };
 
-// Backward scratch, reused by every layer: backward walks the layers one at a
-// time, so one layer's worth of activation gradients is enough. The attention
-// scratch holds nothing between calls, so the forward pass borrows it too.
-struct BackwardView {
+// Scratch, one layer's worth, reused by every layer in both passes: backward
+// walks the layers one at a time, so one layer's activation gradients and
+// recomputed outputs are enough.
+struct ScratchView {
+  float* ln;          // (B,T,C) a layernorm's output, for the matmul after it
+  float* fch_gelu;    // (B,T,4C) GELU's output, for the MLP projection
+  float* logits;      // (head_rows,Vp) one chunk of logits; training turns it into d_logits
   float* d_residual;  // (B,T,C) gradient of the residual stream
-  float* d_ln;        // (B,T,C) gradient of a layernorm output
+  float* d_ln;        // (B,T,C) gradient of a layernorm output; d_lnf between the passes
   float* d_qkv;       // (B,T,3C)
   float* d_atty;      // (B,T,C)
   float* d_fch;       // (B,T,4C) also holds d_fch_gelu before GELU backward
-  float* att_scratch; // attention_scratch_floats(n_threads, T, C, NH); forward uses it too
+  float* att_scratch; // attention_scratch_floats(n_threads, T, C, NH)
 };
+
+// Rows of logits the LM head computes at a time: B*T*Vp floats (206 MB for
+// GPT-2 at B=4, T=256) shrink to 256*Vp (51 MB). 256 rows still give the
+// vocabulary-gradient product a long enough sum that the chunks cost no
+// measurable time; the chunking is fixed, so results do not depend on threads.
+constexpr int kHeadRows = 256;
 
 // Runs f, timed as `op` when a profiler is set.
 template <typename Fn>
@@ -107,13 +114,21 @@ class GPT2 {
   // Sizes the activation arenas for batches up to B x T with n_threads.
   Status PrepareBatch(int B, int T, int n_threads);
 
-  // Forward pass over tokens (B,T). With targets (B,T) also computes the
-  // per-position losses and returns their mean in *mean_loss; without, only
-  // logits are computed and *mean_loss is NaN. Token ids are range-checked.
-  Status Forward(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T, float* mean_loss);
-  // Adds this batch's gradient, times grad_scale, to grads(). Needs a Forward
-  // with targets first (same B, T). d_loss per position = grad_scale / (B*T).
-  void Backward(const Context& ctx, const int32_t* tokens, const int32_t* targets, float grad_scale);
+  // Forward pass over tokens (B,T). With targets (B,T), the per-position
+  // losses and their mean in *mean_loss (NaN without). logits (B,T,Vp), or
+  // null, receives every position's logits; the model itself keeps only a
+  // chunk of them. Token ids are range-checked.
+  Status Forward(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T, float* mean_loss,
+                 float* logits = nullptr);
+  // Forward for a training step: Forward with targets, and the LM head's
+  // backward runs on each chunk of logits as soon as it is computed, adding
+  // grad_scale x its gradient to grads() (d_loss per position = grad_scale /
+  // (B*T)). Backward then finishes the pass.
+  Status ForwardForTraining(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T,
+                            float grad_scale, float* mean_loss);
+  // Adds the rest of the batch's gradient, times the grad_scale given to
+  // ForwardForTraining, to grads(). Fails unless that call came first.
+  Status Backward(const Context& ctx, const int32_t* tokens);
   void ZeroGrad() { grads_.Zero(); }
 
   const ModelConfig& config() const { return cfg_; }
@@ -130,18 +145,24 @@ class GPT2 {
   // Bytes held, for the memory report.
   uint64_t param_bytes() const { return params_.bytes(); }
   uint64_t grad_bytes() const { return grads_.bytes(); }
-  uint64_t activation_bytes() const { return act_arena_.bytes() + bwd_arena_.bytes(); }
+  uint64_t activation_bytes() const { return act_arena_.bytes() + scratch_arena_.bytes(); }
 
  private:
+  Status ForwardBody(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T);
+  // LM head and loss over chunks of kHeadRows rows (gpt2_head.cc); with
+  // grad_scale > 0 also the head's backward, chunk by chunk.
+  void HeadForward(const Context& ctx, const int32_t* targets, float grad_scale, float* mean_loss);
+
   ModelConfig cfg_;
   FloatArena params_;
   FloatArena grads_;
   FloatArena act_arena_;
-  FloatArena bwd_arena_;
+  FloatArena scratch_arena_;
   ActivationView acts_{};
-  BackwardView bwd_{};
+  ScratchView scratch_{};
   int B_ = 0, T_ = 0, n_threads_ = 0;  // shape the activation arenas hold
   int cur_B_ = 0, cur_T_ = 0;          // shape of the last forward
+  float grad_scale_ = 0.0f;            // of the last ForwardForTraining; 0 once Backward has run
 };
 
 }  // namespace cpu_llm

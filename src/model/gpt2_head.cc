@@ -1,0 +1,46 @@
+// The LM head (logits = lnf . wte^T, the tied embedding) and the loss, a chunk
+// of kHeadRows rows at a time so the (B,T,Vp) logits never exist whole. In a
+// training forward the chunk's backward runs while its logits are still in
+// cache: cross-entropy turns them into d_logits in place, then they add their
+// share to wte's gradient and give d_lnf for those rows. The chunks are fixed
+// by B*T alone, so the sums they split do not depend on the thread count.
+#include <algorithm>
+
+#include "kernels/crossentropy.h"
+#include "kernels/matmul.h"
+#include "model/gpt2.h"
+
+namespace cpu_llm {
+
+void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_scale, float* mean_loss) {
+  const int C = cfg_.n_embd, V = cfg_.vocab_size, Vp = cfg_.padded_vocab_size;
+  const int BT = cur_B_ * cur_T_;
+  const ParamView p = param_view();
+  const ParamView g = grad_view();
+  const ActivationView& a = acts_;
+  const ScratchView& s = scratch_;
+  Profiler* prof = ctx.profiler;
+  const float dloss = grad_scale / static_cast<float>(BT);
+
+  for (int r0 = 0; r0 < BT; r0 += kHeadRows) {
+    const int rows = std::min(kHeadRows, BT - r0);
+    const float* lnf = a.lnf + (int64_t)r0 * C;
+    Timed(prof, Op::kMatmulLmHead, Pass::kForward,
+          [&] { matmul_forward(ctx, s.logits, lnf, p.wte, nullptr, rows, C, Vp); });
+    Timed(prof, Op::kCrossEntropy, Pass::kForward, [&] {
+      crossentropy_forward(ctx, a.losses + r0, a.lse + r0, s.logits, targets + r0, rows, V, Vp);
+    });
+    if (grad_scale == 0.0f) continue;
+    Timed(prof, Op::kCrossEntropy, Pass::kBackward, [&] {
+      crossentropy_backward(ctx, s.logits, s.logits, a.lse + r0, targets + r0, dloss, rows, V, Vp);
+    });
+    Timed(prof, Op::kMatmulLmHead, Pass::kBackward, [&] {
+      matmul_backward(ctx, s.d_ln + (int64_t)r0 * C, g.wte, nullptr, s.logits, lnf, p.wte, rows, C, Vp);
+    });
+  }
+  double sum = 0.0;
+  for (int i = 0; i < BT; i++) sum += a.losses[i];
+  *mean_loss = static_cast<float>(sum / BT);
+}
+
+}  // namespace cpu_llm
