@@ -88,8 +88,9 @@ TEST(BenchAblation, PairsDependOnTheThreadCount) {
     for (const AblationPair& p : AblationPairs(threads)) n.push_back(p.name);
     return n;
   };
-  EXPECT_EQ(names(4), (std::vector<std::string>{"matmul", "blas", "onednn", "threads", "profiler"}));
-  EXPECT_EQ(names(1), (std::vector<std::string>{"matmul", "blas", "onednn", "profiler"}));
+  EXPECT_EQ(names(4),
+            (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "threads", "threads-124m", "profiler"}));
+  EXPECT_EQ(names(1), (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "profiler"}));
   for (const AblationPair& p : AblationPairs(4)) {
     Workload w;
     EXPECT_TRUE(FindWorkload(p.workload, &w).ok()) << p.name;

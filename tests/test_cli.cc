@@ -96,6 +96,23 @@ TEST_F(Cli, UnknownFlag) {
   ExpectError(Run({"sample", "--checkpoint", "x.bin", "--bogus-flag"}), 2, "--bogus-flag");
 }
 
+TEST_F(Cli, UnknownSimdTarget) {
+  ProcessResult r = Run(Train(Out(), {"--simd", "avx9000"}));
+  ExpectError(r, 2, "avx9000");
+  EXPECT_NE(r.err.find("scalar"), std::string::npos) << "names the targets on offer: " << r.err;
+}
+
+// The scalar target trains to the same losses as the dispatched best one, to
+// the printed precision: same kernels, only the instructions differ.
+TEST_F(Cli, ScalarSimdTargetTrainsLikeBest) {
+  ProcessResult best = Run(Train(dir_ / "best", {"--matmul", "tiled"}));
+  ProcessResult scalar = Run(Train(dir_ / "scalar", {"--matmul", "tiled", "--simd", "scalar"}));
+  ExpectSuccess(best);
+  ExpectSuccess(scalar);
+  ASSERT_EQ(StepLosses(best.out).size(), 3u);
+  EXPECT_EQ(StepLosses(best.out), StepLosses(scalar.out));
+}
+
 TEST_F(Cli, MissingSubcommand) { ExpectError(Run({}), 2, "subcommand"); }
 
 TEST_F(Cli, UnknownSubcommand) { ExpectError(Run({"trian"}), 2, "trian"); }

@@ -22,6 +22,15 @@ std::vector<AblationPair> AblationPairs(int threads) {
     p.after.matmul = MatmulBackend::kTiled;
     pairs.push_back(p);
   }
+  // Every Highway kernel (the tiled matmul included) on its plain-C++ target
+  // against the one dispatch picks: what the SIMD instructions themselves buy.
+  {
+    AblationPair p{"simd", 4, "What run-time-dispatched SIMD buys over the same kernels' scalar target", "d6",
+                   "scalar target", "best target", base, base, 1, 2};
+    p.before.matmul = p.after.matmul = MatmulBackend::kTiled;
+    p.before.simd = "scalar";
+    pairs.push_back(p);
+  }
   // The library backends against the built-in kernel. On d6 rather than GPT-2
   // 124M, whose 5x2 runs would take half an hour on 2 cores; `bench --workload
   // gpt2-124m --matmul blas` measures that one.
@@ -42,6 +51,13 @@ std::vector<AblationPair> AblationPairs(int threads) {
   if (threads > 1) {
     AblationPair p{"threads", 8, fmt::format("Scaling from 1 to {} threads", threads), "d6", "1 thread",
                    fmt::format("{} threads", threads), base, base, 1, 4};
+    p.before.threads = 1;
+    pairs.push_back(p);
+  }
+  // The target shape too, with fewer steps: 5 pairs take ~5 minutes.
+  if (threads > 1) {
+    AblationPair p{"threads-124m", 8, fmt::format("Scaling from 1 to {} threads on GPT-2 124M", threads), "gpt2-124m",
+                   "1 thread", fmt::format("{} threads", threads), base, base, 1, 2};
     p.before.threads = 1;
     pairs.push_back(p);
   }

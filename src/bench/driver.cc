@@ -21,6 +21,7 @@ Status RunWorkerProcess(const Workload& workload, const BenchSwitches& sw, int w
   std::vector<std::string> argv = {self, "bench", "--worker", workload.name, "--threads", std::to_string(sw.threads),
                                    "--matmul", MatmulBackendName(sw.matmul)};
   if (!sw.profile) argv.push_back("--no-profile");
+  if (sw.simd != "best") argv.insert(argv.end(), {"--simd", sw.simd});
   if (warmup > 0) argv.insert(argv.end(), {"--warmup", std::to_string(warmup)});
   if (steps > 0) argv.insert(argv.end(), {"--steps", std::to_string(steps)});
   std::string out;

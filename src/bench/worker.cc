@@ -11,6 +11,7 @@
 #include "data/corpus.h"
 #include "data/loader.h"
 #include "data/tokenizer.h"
+#include "kernels/simd_targets.h"
 #include "model/gpt2.h"
 #include "optim/adamw.h"
 #include "train/step.h"
@@ -18,13 +19,15 @@
 namespace cpu_llm {
 
 nlohmann::json SwitchesToJson(const BenchSwitches& sw) {
-  return {{"threads", sw.threads}, {"matmul", MatmulBackendName(sw.matmul)}, {"profile", sw.profile}};
+  return {{"threads", sw.threads}, {"matmul", MatmulBackendName(sw.matmul)}, {"profile", sw.profile},
+          {"simd", sw.simd}};
 }
 
 Status SwitchesFromJson(const nlohmann::json& j, BenchSwitches* sw) {
   if (!j.is_object()) return RuntimeError("bench switches: not a JSON object");
   sw->threads = j.value("threads", 0);
   sw->profile = j.value("profile", true);
+  sw->simd = j.value("simd", std::string("best"));
   return ParseMatmulBackend(j.value("matmul", std::string("tiled")), &sw->matmul);
 }
 
@@ -53,6 +56,7 @@ nlohmann::json ProfileToJson(const Profiler& p) {
 }  // namespace
 
 Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::json* result) {
+  CPU_LLM_RETURN_IF_ERROR(LimitSimdTarget(sw.simd));  // a worker is its own process
   const int threads = sw.threads > 0 ? sw.threads : DefaultThreadCount();
   Profiler profiler;
   const Context ctx{threads, sw.profile ? &profiler : nullptr, sw.matmul};

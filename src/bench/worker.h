@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "bench/workloads.h"
 #include "core/context.h"
@@ -18,6 +19,7 @@ struct BenchSwitches {
   int threads = 0;  // 0 = all
   MatmulBackend matmul = MatmulBackend::kBlas;  // the trainer's default
   bool profile = true;  // the built-in per-op profiler
+  std::string simd = "best";  // Highway dispatch target: "best" or one name (LimitSimdTarget)
 };
 nlohmann::json SwitchesToJson(const BenchSwitches& sw);
 Status SwitchesFromJson(const nlohmann::json& j, BenchSwitches* sw);

@@ -19,6 +19,7 @@ struct BenchArgs {
   int warmup = 0, steps = 0;
   int threads = 0;
   std::string matmul = "blas";
+  std::string simd = "best";
   bool no_profile = false;
   bool torch = false;
   std::string torch_script = DefaultTorchScript();
@@ -43,6 +44,7 @@ Status RunBench(const BenchArgs& a) {
   BenchSwitches sw;
   sw.threads = a.threads;
   sw.profile = !a.no_profile;
+  sw.simd = a.simd;
   CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(a.matmul, &sw.matmul));
 
   if (!a.worker.empty()) {
@@ -120,6 +122,8 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app->add_option("--matmul", a->matmul, "Matmul kernels: tiled, naive, blas (OpenBLAS) or onednn")->capture_default_str();
   app->add_flag("--no-profile", a->no_profile, "Turn the per-op profiler off");
+  app->add_option("--simd", a->simd, "SIMD target of the Highway kernels: best, or one name (avx2, sse4, scalar...)")
+      ->capture_default_str();
   app->add_flag("--torch", a->torch, "Also run PyTorch on the same workloads (tools/torch_bench.py; skipped without torch)");
   app->add_option("--torch-script", a->torch_script, "Path of torch_bench.py")->capture_default_str();
   app->add_option("--torch-dtypes", a->torch_dtypes, "PyTorch precisions: fp32, bf16")->delimiter(',')->capture_default_str();

@@ -1,6 +1,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "kernels/simd_targets.h"
 #include "model/config.h"
 #include "train/trainer.h"
 
@@ -55,6 +56,11 @@ CommandRunner AddTrainCommand(CLI::App& root) {
                   "(oneDNN sgemm)")
       ->capture_default_str()
       ->group(train);
+  app->add_option("--simd", opt->simd,
+                  "SIMD target of the Highway kernels: best (chosen at run time) or one of this CPU's (avx2, sse4, "
+                  "scalar...)")
+      ->capture_default_str()
+      ->group(train);
 
   const char* out = "Output";
   app->add_option("-o,--out", opt->out_dir, "Run folder: checkpoints and metrics.jsonl")->capture_default_str()->group(out);
@@ -74,7 +80,10 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->capture_default_str()->group(out);
   app->add_option("--sample-top-k", opt->sample_top_k, "Top-k of the closing sample (0: all)")
       ->capture_default_str()->group(out);
-  return [opt] { return RunTraining(*opt); };
+  return [opt] {
+    CPU_LLM_RETURN_IF_ERROR(LimitSimdTarget(opt->simd));
+    return RunTraining(*opt);
+  };
 }
 
 }  // namespace cpu_llm

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/status.h"
+
 namespace cpu_llm {
 
 // Highway target bits (HWY_AVX2, HWY_SSE4, ...) compiled into the kernels and
@@ -17,5 +19,12 @@ int64_t DispatchedSimdTarget();
 
 // "AVX2", "SSE4", "EMU128" (portable code for plain SSE2), ...
 std::string SimdTargetName(int64_t target);
+
+// Limits run-time dispatch to one compiled target, by name ("best" leaves the
+// choice to Highway; otherwise a SimdTargetName the CPU supports, any case,
+// e.g. "scalar" for the plain-C++ fallback). Dispatch is process-wide
+// state inside Highway, so only main (train --simd, the bench worker) calls
+// this, before any kernel runs. Error names the targets on offer.
+Status LimitSimdTarget(const std::string& name);
 
 }  // namespace cpu_llm

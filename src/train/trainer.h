@@ -36,6 +36,9 @@ struct TrainOptions {
   // "tiled" (the built-in SIMD kernel, bit-identical across thread counts) or
   // "naive" (the plain-loop "before" of the SIMD kernels).
   std::string matmul = "blas";
+  // SIMD target of the Highway kernels: "best" (run-time dispatch) or one
+  // name such as "avx2" or "scalar". Applied by the CLI (process-wide).
+  std::string simd = "best";
 
   int val_every = 50, val_batches = 8;
   int log_every = 1;
