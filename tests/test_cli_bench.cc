@@ -66,6 +66,19 @@ TEST_F(CliBench, BaselineSmokeOnTheTinyWorkload) {
   EXPECT_GT(w["profile"]["scope_ns"].get<double>(), 0.0);
   EXPECT_LT(w["profile"]["overhead_fraction"].get<double>(), 0.01);
   EXPECT_EQ(b["flat_vs_nested"]["max_abs_diff"].get<double>(), 0.0);
+  // Per-shape matmul timings: 5 products x 2 passes, each naming its fastest
+  // backend, and the per-shape choice never slower than any single backend.
+  const json& ms = b["matmul_shapes"];
+  ASSERT_EQ(ms["shapes"].size(), 10u);
+  for (const json& row : ms["shapes"]) {
+    const std::string fastest = row["fastest"];
+    for (const char* backend : {"tiled", "blas", "onednn"})
+      EXPECT_LE(row["ms"][fastest].get<double>(), row["ms"][backend].get<double>()) << row.dump();
+  }
+  EXPECT_EQ(ms["shapes"][8]["product"], "lmhead");
+  EXPECT_EQ(ms["shapes"][8]["N"], 256);  // B*T = 256: one chunk of kHeadRows
+  for (const char* backend : {"tiled", "blas", "onednn"})
+    EXPECT_LE(ms["step_ms"]["per_shape_best"].get<double>(), ms["step_ms"][backend].get<double>() * (1 + 1e-9));
 }
 
 TEST_F(CliBench, AblationPairAndReport) {
@@ -91,6 +104,7 @@ TEST_F(CliBench, AblationPairAndReport) {
   EXPECT_NE(md.find("## Machine"), std::string::npos);
   EXPECT_NE(md.find("| tiny | cpu_llm |"), std::string::npos);
   EXPECT_NE(md.find("naive loops"), std::string::npos);
+  EXPECT_NE(md.find("**Per product shape**"), std::string::npos);
 }
 
 TEST_F(CliBench, BadFlagsAndFilesAreRefusedInOneLine) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "bench/flat_nested.h"
+#include "bench/matmul_shapes.h"
 #include "bench/machine.h"
 #include "bench/peak.h"
 #include "bench/process.h"
@@ -129,6 +130,17 @@ Status RunBaseline(const BaselineOptions& opt, nlohmann::json* out) {
                                 {"flat_ms_min", fn.flat_ms_min}, {"flat_ms_max", fn.flat_ms_max},
                                 {"max_abs_diff", fn.max_abs_diff}};
   }
+  if (opt.matmul_shapes) {
+    // The largest workload run: the one whose step the products dominate.
+    const Workload& w = *std::max_element(workloads.begin(), workloads.end(), [](const Workload& a, const Workload& b) {
+      ModelConfig ca, cb;
+      return WorkloadConfig(a, &ca).ok() && WorkloadConfig(b, &cb).ok() && ParameterCount(ca) < ParameterCount(cb);
+    });
+    std::fprintf(stderr, "bench: matmul backends per product shape (%s)\n", w.name.c_str());
+    nlohmann::json shapes;
+    CPU_LLM_RETURN_IF_ERROR(RunMatmulShapes(w, threads, opt.matmul_shape_rounds, &shapes));
+    result["matmul_shapes"] = std::move(shapes);
+  }
   *out = std::move(result);
   return Status();
 }
@@ -152,6 +164,13 @@ std::string BaselineTable(const nlohmann::json& b) {
     row(w, "cpu_llm");
     for (const nlohmann::json& p : b["pytorch"])
       if (p["workload"] == w["workload"] && !p.contains("skipped")) row(p, "torch " + p["dtype"].get<std::string>());
+  }
+  if (b.contains("matmul_shapes")) {
+    const nlohmann::json& ms = b["matmul_shapes"]["step_ms"];
+    t += fmt::format("matmul products per {} step: tiled {:.0f} ms, OpenBLAS {:.0f} ms, oneDNN {:.0f} ms, "
+                     "fastest per shape {:.0f} ms\n", b["matmul_shapes"]["workload"].get<std::string>(),
+                     ms["tiled"].get<double>(), ms["blas"].get<double>(), ms["onednn"].get<double>(),
+                     ms["per_shape_best"].get<double>());
   }
   if (b.contains("flat_vs_nested")) {
     const nlohmann::json& f = b["flat_vs_nested"];

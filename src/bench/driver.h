@@ -28,6 +28,8 @@ struct BaselineOptions {
   std::string torch_script;
   std::vector<std::string> torch_dtypes = {"fp32", "bf16"};
   bool flat_nested = true;
+  bool matmul_shapes = true;  // per-shape backend timings on the largest workload run
+  int matmul_shape_rounds = 7;
 };
 
 Status RunBaseline(const BaselineOptions& opt, nlohmann::json* out);

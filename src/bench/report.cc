@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "bench/matmul_shapes.h"
 #include "bench/plan_items.h"
 #include "core/file_io.h"
 
@@ -158,6 +159,10 @@ std::string ItemSection(const PlanItem& item, const json& b, const json& a, cons
                              100.0 * (1.0 / p["speedup_median"].get<double>() - 1.0));
         measured = true;
       }
+  if (item.number == 9 && b.contains("matmul_shapes")) {
+    out += MatmulShapesMarkdown(b["matmul_shapes"]);
+    measured = true;
+  }
   if (item.number == 5 && b.contains("flat_vs_nested")) {
     const json& f = b["flat_vs_nested"];
     out += fmt::format(

@@ -25,6 +25,7 @@ struct BenchArgs {
   std::string torch_script = DefaultTorchScript();
   std::vector<std::string> torch_dtypes = {"fp32", "bf16"};
   bool no_flat_nested = false;
+  bool no_matmul_shapes = false;
   bool ablation = false;
   std::vector<std::string> switches;
   std::string json_out;
@@ -94,6 +95,7 @@ Status RunBench(const BenchArgs& a) {
     opt.torch_script = a.torch_script;
     opt.torch_dtypes = a.torch_dtypes;
     opt.flat_nested = !a.no_flat_nested;
+    opt.matmul_shapes = !a.no_matmul_shapes;
     CPU_LLM_RETURN_IF_ERROR(RunBaseline(opt, &result));
     fmt::print("{}", BaselineTable(result));
     for (const nlohmann::json& w : result["workloads"])
@@ -128,6 +130,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_option("--torch-script", a->torch_script, "Path of torch_bench.py")->capture_default_str();
   app->add_option("--torch-dtypes", a->torch_dtypes, "PyTorch precisions: fp32, bf16")->delimiter(',')->capture_default_str();
   app->add_flag("--no-flat-nested", a->no_flat_nested, "Skip the flat-vs-nested storage benchmark");
+  app->add_flag("--no-matmul-shapes", a->no_matmul_shapes, "Skip the per-shape timing of the matmul backends");
   app->add_flag("--ablation", a->ablation, "Run before/after pairs of each switch, alternating, and report the ratios");
   app->add_option("--switch", a->switches, "With --ablation: only these switches (see --list)");
   app->add_option("--json", a->json_out, "Write the results as JSON to this file");
