@@ -56,7 +56,7 @@ const std::vector<PlanItem>& PlanItems() {
        "Kernels split work with static OpenMP schedules in which every output element has one owner and a fixed "
        "summation order: no atomics, no locks, results independent of the thread count. The gradient norm is a "
        "fixed 64-chunk reduction. Multi-machine gradient reduction (MPI) is not built yet.",
-       "`train --threads N`; `bench --ablation --switch threads`",
+       "`train --threads N`; `bench --ablation --switch threads` (d6) and `--switch threads-124m` (GPT-2 124M)",
        "Model.GradientsAreDeterministicAcrossThreadCounts and the kernels' *IndependentOfThreadCount tests: "
        "bit-identical results on 1 and 2 threads."},
       {9, "BLAS backends", "built",
@@ -68,7 +68,8 @@ const std::vector<PlanItem>& PlanItems() {
         "Both take ctx.n_threads threads per call. OpenBLAS is the default (the fastest here, see below); unlike "
         "the built-in kernels the libraries do not promise bit-identical results across thread counts.",
         "`train --matmul blas` (default), `--matmul onednn` or `--matmul tiled`; `bench --ablation --switch blas` "
-       "and `--switch onednn` measure them against the tiled kernel on d6",
+       "and `--switch onednn` measure them against the tiled kernel on d6; the baseline run times every product "
+       "shape of the largest workload on each backend (table below)",
        "KernelsMatmul.MatchesReference runs both library backends, on 1 and 2 threads, against the scalar "
        "reference over odd shapes; KernelsMatmul.LibraryBackendsOverwriteAndAccumulateLikeTiled checks the "
        "overwrite/accumulate contract (dinp and out overwritten, dW and dbias +=, null dinp/dbias); "
