@@ -1,0 +1,123 @@
+// Per-target inner products of the fused attention (attention.cc,
+// attention_backward.cc), in Highway ops. Scores run along the kBlock keys
+// of a panel (attention_blocks.h), so a row's scores need no horizontal sum;
+// weighted sums of rows run along the head's hs channels.
+//
+// The block and the GPT-2 head (hs = 64) are held as arrays of vectors,
+// which needs vectors of a compile-time size: every x86 target has them.
+//
+// No #pragma once: the guard follows HWY_TARGET_TOGGLE as in simd-inl.h, so
+// the body is compiled once per target.
+#if defined(CPU_LLM_KERNELS_ATTENTION_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef CPU_LLM_KERNELS_ATTENTION_INL_H_
+#undef CPU_LLM_KERNELS_ATTENTION_INL_H_
+#else
+#define CPU_LLM_KERNELS_ATTENTION_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+#include "hwy/highway.h"
+#include "kernels/attention_blocks.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace cpu_llm {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Lanes of a full float vector, as a constant: arrays of vectors are sized by it.
+template <class D>
+constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
+
+// s (kBlock) = a (hs) . panel (hs, kBlock): one row (a query, or a row of
+// dout) against a block of keys (values) in a panel. The kBlock sums stay in
+// registers over the hs channels; s is aligned.
+template <int kHs, class D>
+HWY_INLINE void RowTimesBlock(D d, float* HWY_RESTRICT s, const float* HWY_RESTRICT a,
+                              const float* HWY_RESTRICT panel, int hs_arg) {
+  constexpr int L = kLanes<D>, kVecs = attn::kBlock / L;
+  static_assert(attn::kBlock % L == 0, "a block is whole vectors");
+  const int hs = kHs > 0 ? kHs : hs_arg;
+  hn::Vec<D> acc[kVecs];
+  HWY_UNROLL(16)
+  for (int k = 0; k < kVecs; k++) acc[k] = hn::Zero(d);
+  for (int i = 0; i < hs; i++) {
+    const auto ai = hn::Set(d, a[i]);
+    const float* x = panel + i * attn::kBlock;
+    HWY_UNROLL(16)
+    for (int k = 0; k < kVecs; k++) acc[k] = hn::MulAdd(ai, hn::LoadU(d, x + k * L), acc[k]);
+  }
+  HWY_UNROLL(16)
+  for (int k = 0; k < kVecs; k++) hn::Store(acc[k], d, s + k * L);
+}
+
+// y (hs) = y * y_scale + sum over n < count of w[n * w_stride] * x[n * x_ld
+// .. + hs): a weighted sum of rows (values, keys, queries or rows of dout),
+// the forward's online-softmax rescale folded into the load of y. y stays in
+// registers over the rows (for hs = 64 all of it, else a vector at a time);
+// none of the three may overlap.
+template <int kHs, class D>
+HWY_INLINE void AddWeightedRows(D d, float* HWY_RESTRICT y, float y_scale, const float* HWY_RESTRICT w,
+                                int64_t w_stride, const float* HWY_RESTRICT x, int64_t x_ld, int count,
+                                int hs_arg) {
+  constexpr int L = kLanes<D>;
+  const auto ys = hn::Set(d, y_scale);
+  if constexpr (kHs > 0) {
+    static_assert(kHs % L == 0, "a compiled-in head is whole vectors");
+    constexpr int kVecs = kHs / L;
+    hn::Vec<D> acc[kVecs];
+    HWY_UNROLL(16)
+    for (int k = 0; k < kVecs; k++) acc[k] = hn::Mul(hn::LoadU(d, y + k * L), ys);
+    for (int n = 0; n < count; n++) {
+      const auto wn = hn::Set(d, w[n * w_stride]);
+      const float* xn = x + n * x_ld;
+      HWY_UNROLL(16)
+      for (int k = 0; k < kVecs; k++) acc[k] = hn::MulAdd(wn, hn::LoadU(d, xn + k * L), acc[k]);
+    }
+    HWY_UNROLL(16)
+    for (int k = 0; k < kVecs; k++) hn::StoreU(acc[k], d, y + k * L);
+  } else {
+    const int hs = hs_arg;
+    int i = 0;
+    for (; i + L <= hs; i += L) {
+      auto acc = hn::Mul(hn::LoadU(d, y + i), ys);
+      for (int n = 0; n < count; n++) acc = hn::MulAdd(hn::Set(d, w[n * w_stride]), hn::LoadU(d, x + n * x_ld + i), acc);
+      hn::StoreU(acc, d, y + i);
+    }
+    // The channels past the last whole vector (odd test heads; GPT-2's are whole).
+    for (; i < hs; i++) {
+      float acc = y[i] * y_scale;
+      for (int n = 0; n < count; n++) acc += w[n * w_stride] * x[n * x_ld + i];
+      y[i] = acc;
+    }
+  }
+}
+
+// a (n) . b (n)
+template <class D>
+HWY_INLINE float Dot(D d, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, int n) {
+  constexpr int L = kLanes<D>;
+  auto acc = hn::Zero(d);
+  int i = 0;
+  for (; i + L <= n; i += L) acc = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc);
+  float sum = hn::GetLane(hn::SumOfLanes(d, acc));
+  for (; i < n; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+// y (n) *= a
+template <class D>
+HWY_INLINE void ScaleRow(D d, float* y, float a, int n) {
+  constexpr int L = kLanes<D>;
+  const auto va = hn::Set(d, a);
+  int i = 0;
+  for (; i + L <= n; i += L) hn::StoreU(hn::Mul(hn::LoadU(d, y + i), va), d, y + i);
+  for (; i < n; i++) y[i] *= a;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace cpu_llm
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
