@@ -30,26 +30,55 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <class D>
 constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
 
-// s (kBlock) = a (hs) . panel (hs, kBlock): one row (a query, or a row of
-// dout) against a block of keys (values) in a panel. The kBlock sums stay in
-// registers over the hs channels; s is aligned.
-template <int kHs, class D>
-HWY_INLINE void RowTimesBlock(D d, float* HWY_RESTRICT s, const float* HWY_RESTRICT a,
-                              const float* HWY_RESTRICT panel, int hs_arg) {
+// Rows of a that RowsTimesBlock takes at once: enough that the block's sums
+// are 8 vectors, independent chains of FMAs that hide the FMA latency (one
+// row's 4 AVX2 vectors would wait on it), and every panel load is used by
+// that many rows.
+template <class D>
+constexpr int kScoreRows = attn::kBlock / kLanes<D> >= 8 ? 1 : 8 / (attn::kBlock / kLanes<D>);
+
+// s (kRows, kBlock) = a (kRows rows of hs, a_ld apart) . panel (hs, kBlock):
+// rows (queries, or rows of dout) against a block of keys (values) in a
+// panel. The sums stay in registers over the hs channels; s is aligned.
+template <int kHs, int kRows, class D>
+HWY_INLINE void RowsTimesBlock(D d, float* HWY_RESTRICT s, const float* HWY_RESTRICT a, int64_t a_ld,
+                               const float* HWY_RESTRICT panel, int hs_arg) {
   constexpr int L = kLanes<D>, kVecs = attn::kBlock / L;
   static_assert(attn::kBlock % L == 0, "a block is whole vectors");
   const int hs = kHs > 0 ? kHs : hs_arg;
-  hn::Vec<D> acc[kVecs];
+  hn::Vec<D> acc[kRows][kVecs];
   HWY_UNROLL(16)
-  for (int k = 0; k < kVecs; k++) acc[k] = hn::Zero(d);
-  for (int i = 0; i < hs; i++) {
-    const auto ai = hn::Set(d, a[i]);
-    const float* x = panel + i * attn::kBlock;
+  for (int r = 0; r < kRows; r++) {
     HWY_UNROLL(16)
-    for (int k = 0; k < kVecs; k++) acc[k] = hn::MulAdd(ai, hn::LoadU(d, x + k * L), acc[k]);
+    for (int k = 0; k < kVecs; k++) acc[r][k] = hn::Zero(d);
+  }
+  for (int i = 0; i < hs; i++) {
+    const float* x = panel + i * attn::kBlock;
+    hn::Vec<D> xk[kVecs];
+    HWY_UNROLL(16)
+    for (int k = 0; k < kVecs; k++) xk[k] = hn::LoadU(d, x + k * L);
+    HWY_UNROLL(16)
+    for (int r = 0; r < kRows; r++) {
+      const auto ai = hn::Set(d, a[r * a_ld + i]);
+      HWY_UNROLL(16)
+      for (int k = 0; k < kVecs; k++) acc[r][k] = hn::MulAdd(ai, xk[k], acc[r][k]);
+    }
   }
   HWY_UNROLL(16)
-  for (int k = 0; k < kVecs; k++) hn::Store(acc[k], d, s + k * L);
+  for (int r = 0; r < kRows; r++) {
+    HWY_UNROLL(16)
+    for (int k = 0; k < kVecs; k++) hn::Store(acc[r][k], d, s + r * attn::kBlock + k * L);
+  }
+}
+
+// RowsTimesBlock of rows 0..nr, kScoreRows at a time.
+template <int kHs, class D>
+HWY_INLINE void TileTimesBlock(D d, float* HWY_RESTRICT s, const float* HWY_RESTRICT a, int64_t a_ld, int nr,
+                               const float* HWY_RESTRICT panel, int hs) {
+  constexpr int R = kScoreRows<D>;
+  int r = 0;
+  for (; r + R <= nr; r += R) RowsTimesBlock<kHs, R>(d, s + r * attn::kBlock, a + r * a_ld, a_ld, panel, hs);
+  for (; r < nr; r++) RowsTimesBlock<kHs, 1>(d, s + r * attn::kBlock, a + r * a_ld, a_ld, panel, hs);
 }
 
 // y (hs) = y * y_scale + sum over n < count of w[n * w_stride] * x[n * x_ld

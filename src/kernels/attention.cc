@@ -55,11 +55,12 @@ void ForwardHeadT(float* out, float* lse, float* kt, const float* q, const float
       std::memset(out + (t0 + r) * out_ld, 0, sizeof(float) * hs);
     }
     for (int j0 = 0; j0 <= t0; j0 += kBlock) {
+      HWY_ALIGN float st[kBlock][kBlock];  // scores of the tile's rows against keys j0..; rows nr.. unused
+      TileTimesBlock<kHs>(d, st[0], q + t0 * ld, ld, nr, kt + j0 * hs, hs);
       for (int r = 0; r < nr; r++) {
         const int t = t0 + r;
         const int n = std::min(kBlock, t + 1 - j0);  // keys j0 .. j0+n-1 are visible to query t
-        HWY_ALIGN float s[kBlock];
-        RowTimesBlock<kHs>(d, s, q + t * ld, kt + j0 * hs, hs);  // panel of keys j0..
+        float* s = st[r];
         Vec vmax = neg_inf;
         for (int c = 0; c < kBlock; c += L) {
           Vec x = hn::Mul(hn::Load(d, s + c), vscale);

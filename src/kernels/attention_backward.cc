@@ -68,10 +68,10 @@ void BackwardHeadT(float* dq, float* dk, float* dv, float* scratch, const float*
       // read only the visible entries; the others are never read.
       const bool diagonal = j0 == t0;
       HWY_ALIGN float p[kBlock][kBlock], ds[kBlock][kBlock];  // [row][key]; rows nr.. unused
+      TileTimesBlock<kHs>(d, p[0], q + t0 * ld, ld, nr, kt + j0 * hs, hs);  // s, from the panel of keys j0..
+      TileTimesBlock<kHs>(d, ds[0], dout + t0 * out_ld, out_ld, nr, vt + j0 * hs, hs);  // dp, from the values'
       for (int r = 0; r < nr; r++) {
         const int t = t0 + r;
-        RowTimesBlock<kHs>(d, p[r], q + t * ld, kt + j0 * hs, hs);  // s, from the panels of keys j0..
-        RowTimesBlock<kHs>(d, ds[r], dout + t * out_ld, vt + j0 * hs, hs);  // dp, from the values'
         const Vec lse_t = hn::Set(d, lse[t]), D_t = hn::Set(d, D[r]);
         for (int c = 0; c < kBlock; c += L) {
           const Vec pc = FastExp(d, hn::MulSub(hn::Load(d, p[r] + c), vscale, lse_t));
