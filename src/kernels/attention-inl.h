@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "hwy/highway.h"
 #include "kernels/attention_blocks.h"
@@ -81,45 +82,61 @@ HWY_INLINE void TileTimesBlock(D d, float* HWY_RESTRICT s, const float* HWY_REST
   for (; r < nr; r++) RowsTimesBlock<kHs, 1>(d, s + r * attn::kBlock, a + r * a_ld, a_ld, panel, hs);
 }
 
-// y (hs) = y * y_scale + sum over n < count of w[n * w_stride] * x[n * x_ld
-// .. + hs): a weighted sum of rows (values, keys, queries or rows of dout),
-// the forward's online-softmax rescale folded into the load of y. y stays in
-// registers over the rows (for hs = 64 all of it, else a vector at a time);
-// none of the three may overlap.
-template <int kHs, class D>
-HWY_INLINE void AddWeightedRows(D d, float* HWY_RESTRICT y, float y_scale, const float* HWY_RESTRICT w,
-                                int64_t w_stride, const float* HWY_RESTRICT x, int64_t x_ld, int count,
-                                int hs_arg) {
+// For r < kRows: y_r (hs, y_ld apart) = y_r * y_scale[r] + sum over n <
+// count of w[r * w_ld + n * w_stride] * x[n * x_ld .. + hs): weighted sums
+// of the same rows x (values, keys, queries or rows of dout), the forward's
+// online-softmax rescale folded into the load of y (y_scale null: none).
+// kRows outputs share each load of x. The sums stay in registers over the
+// rows, 8 vectors at a time for a compiled-in hs (a chunk of channels of
+// every output), else a vector of each; y may not overlap w or x.
+template <int kHs, int kRows, class D>
+HWY_INLINE void AddWeightedRows(D d, float* HWY_RESTRICT y, int64_t y_ld, const float* y_scale,
+                                const float* HWY_RESTRICT w, int64_t w_ld, int64_t w_stride,
+                                const float* HWY_RESTRICT x, int64_t x_ld, int count, int hs_arg) {
+  using Vec = hn::Vec<D>;
   constexpr int L = kLanes<D>;
-  const auto ys = hn::Set(d, y_scale);
-  if constexpr (kHs > 0) {
-    static_assert(kHs % L == 0, "a compiled-in head is whole vectors");
-    constexpr int kVecs = kHs / L;
-    hn::Vec<D> acc[kVecs];
+  // Channels [i, i + kVecs * L) of every output.
+  auto chunk = [&](auto vecs, int i) HWY_ATTR {
+    constexpr int kVecs = decltype(vecs)::value;
+    Vec acc[kRows][kVecs];
     HWY_UNROLL(16)
-    for (int k = 0; k < kVecs; k++) acc[k] = hn::Mul(hn::LoadU(d, y + k * L), ys);
-    for (int n = 0; n < count; n++) {
-      const auto wn = hn::Set(d, w[n * w_stride]);
-      const float* xn = x + n * x_ld;
+    for (int r = 0; r < kRows; r++) {
+      const Vec ys = hn::Set(d, y_scale ? y_scale[r] : 1.0f);
       HWY_UNROLL(16)
-      for (int k = 0; k < kVecs; k++) acc[k] = hn::MulAdd(wn, hn::LoadU(d, xn + k * L), acc[k]);
+      for (int k = 0; k < kVecs; k++) acc[r][k] = hn::Mul(hn::LoadU(d, y + r * y_ld + i + k * L), ys);
+    }
+    for (int n = 0; n < count; n++) {
+      Vec xk[kVecs];
+      HWY_UNROLL(16)
+      for (int k = 0; k < kVecs; k++) xk[k] = hn::LoadU(d, x + n * x_ld + i + k * L);
+      HWY_UNROLL(16)
+      for (int r = 0; r < kRows; r++) {
+        const Vec wr = hn::Set(d, w[r * w_ld + n * w_stride]);
+        HWY_UNROLL(16)
+        for (int k = 0; k < kVecs; k++) acc[r][k] = hn::MulAdd(wr, xk[k], acc[r][k]);
+      }
     }
     HWY_UNROLL(16)
-    for (int k = 0; k < kVecs; k++) hn::StoreU(acc[k], d, y + k * L);
+    for (int r = 0; r < kRows; r++) {
+      HWY_UNROLL(16)
+      for (int k = 0; k < kVecs; k++) hn::StoreU(acc[r][k], d, y + r * y_ld + i + k * L);
+    }
+  };
+  if constexpr (kHs > 0) {
+    constexpr int kVecs = kHs / L < 8 / kRows ? kHs / L : 8 / kRows;
+    static_assert(kHs % (kVecs * L) == 0, "a compiled-in head is whole chunks");
+    for (int i = 0; i < kHs; i += kVecs * L) chunk(std::integral_constant<int, kVecs>(), i);
   } else {
     const int hs = hs_arg;
     int i = 0;
-    for (; i + L <= hs; i += L) {
-      auto acc = hn::Mul(hn::LoadU(d, y + i), ys);
-      for (int n = 0; n < count; n++) acc = hn::MulAdd(hn::Set(d, w[n * w_stride]), hn::LoadU(d, x + n * x_ld + i), acc);
-      hn::StoreU(acc, d, y + i);
-    }
+    for (; i + L <= hs; i += L) chunk(std::integral_constant<int, 1>(), i);
     // The channels past the last whole vector (odd test heads; GPT-2's are whole).
-    for (; i < hs; i++) {
-      float acc = y[i] * y_scale;
-      for (int n = 0; n < count; n++) acc += w[n * w_stride] * x[n * x_ld + i];
-      y[i] = acc;
-    }
+    for (int r = 0; r < kRows; r++)
+      for (int c = i; c < hs; c++) {
+        float acc = y[r * y_ld + c] * (y_scale ? y_scale[r] : 1.0f);
+        for (int n = 0; n < count; n++) acc += w[r * w_ld + n * w_stride] * x[n * x_ld + c];
+        y[r * y_ld + c] = acc;
+      }
   }
 }
 

@@ -57,9 +57,9 @@ void ForwardHeadT(float* out, float* lse, float* kt, const float* q, const float
     for (int j0 = 0; j0 <= t0; j0 += kBlock) {
       HWY_ALIGN float st[kBlock][kBlock];  // scores of the tile's rows against keys j0..; rows nr.. unused
       TileTimesBlock<kHs>(d, st[0], q + t0 * ld, ld, nr, kt + j0 * hs, hs);
+      float rescale[kBlock];
       for (int r = 0; r < nr; r++) {
-        const int t = t0 + r;
-        const int n = std::min(kBlock, t + 1 - j0);  // keys j0 .. j0+n-1 are visible to query t
+        const int n = std::min(kBlock, t0 + r + 1 - j0);  // keys j0 .. j0+n-1 are visible to query t0+r
         float* s = st[r];
         Vec vmax = neg_inf;
         for (int c = 0; c < kBlock; c += L) {
@@ -72,18 +72,28 @@ void ForwardHeadT(float* out, float* lse, float* kt, const float* q, const float
         const Vec vm = hn::Set(d, m_new);
         Vec vsum = hn::Zero(d);
         for (int c = 0; c < kBlock; c += L) {
-          // A masked key gives e^-87 ~ 1e-38: lost in a sum >= 1 (the max's
-          // own e^0), and not among the n weights used below.
-          const Vec e = FastExp(d, hn::Sub(hn::Load(d, s + c), vm));
+          Vec e = FastExp(d, hn::Sub(hn::Load(d, s + c), vm));
+          // A masked key weighs 0 (FastExp would give e^-87, not 0), so that
+          // rows with different counts can share a sum over keys below.
+          if (n < kBlock) e = hn::IfThenElseZero(hn::FirstN(d, n > c ? n - c : 0), e);
           hn::Store(e, d, s + c);
           vsum = hn::Add(vsum, e);
         }
         // What earlier blocks summed under the old max; 0 on the first block.
-        const float rescale = hn::GetLane(FastExp(d, hn::Set(d, m[r] - m_new)));
-        AddWeightedRows<kHs>(d, out + t * out_ld, rescale, s, 1, v + j0 * ld, ld, n, hs);
-        l[r] = l[r] * rescale + hn::GetLane(hn::SumOfLanes(d, vsum));
+        rescale[r] = hn::GetLane(FastExp(d, hn::Set(d, m[r] - m_new)));
+        l[r] = l[r] * rescale[r] + hn::GetLane(hn::SumOfLanes(d, vsum));
         m[r] = m_new;
       }
+      // out_r = out_r * rescale_r + sum_j e_rj v_j, rows in pairs that share
+      // each load of v; a pair runs to its later row's count of keys.
+      const float* vb = v + j0 * ld;
+      int r = 0;
+      for (; r + 2 <= nr; r += 2)
+        AddWeightedRows<kHs, 2>(d, out + (t0 + r) * out_ld, out_ld, rescale + r, st[r], kBlock, 1, vb, ld,
+                                std::min(kBlock, t0 + r + 2 - j0), hs);
+      if (r < nr)
+        AddWeightedRows<kHs, 1>(d, out + (t0 + r) * out_ld, out_ld, rescale + r, st[r], kBlock, 1, vb, ld,
+                                std::min(kBlock, t0 + r + 1 - j0), hs);
     }
     for (int r = 0; r < nr; r++) {
       ScaleRow(d, out + (t0 + r) * out_ld, 1.0f / l[r], hs);
@@ -127,8 +137,8 @@ void AttendOneQuery(float* out, float* row, const float* q, const float* k, cons
     vsum = hn::Add(vsum, e);
   }
   std::memset(out, 0, sizeof(float) * hs);
-  if (hs == 64) AddWeightedRows<64>(d, out, 1.0f, row, 1, v, ld, n, hs);
-  else AddWeightedRows<0>(d, out, 1.0f, row, 1, v, ld, n, hs);
+  if (hs == 64) AddWeightedRows<64, 1>(d, out, 0, nullptr, row, 0, 1, v, ld, n, hs);
+  else AddWeightedRows<0, 1>(d, out, 0, nullptr, row, 0, 1, v, ld, n, hs);
   ScaleRow(d, out, 1.0f / hn::GetLane(hn::SumOfLanes(d, vsum)), hs);
 }
 

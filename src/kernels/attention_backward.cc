@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "hwy/highway.h"
 #include "kernels/attention-inl.h"
@@ -64,8 +65,8 @@ void BackwardHeadT(float* dq, float* dk, float* dv, float* scratch, const float*
     for (int r = 0; r < nr; r++) D[r] = Dot(d, dout + (t0 + r) * out_ld, out + (t0 + r) * out_ld, hs);
     for (int j0 = 0; j0 <= t0; j0 += kBlock) {
       // On the diagonal block key j0+j is visible to query t0+r only if j <= r.
-      // The tile is computed whole (full vectors), but the loops that use it
-      // read only the visible entries; the others are never read.
+      // The tile is computed whole (full vectors) and the hidden entries set
+      // to 0.
       const bool diagonal = j0 == t0;
       HWY_ALIGN float p[kBlock][kBlock], ds[kBlock][kBlock];  // [row][key]; rows nr.. unused
       TileTimesBlock<kHs>(d, p[0], q + t0 * ld, ld, nr, kt + j0 * hs, hs);  // s, from the panel of keys j0..
@@ -74,26 +75,41 @@ void BackwardHeadT(float* dq, float* dk, float* dv, float* scratch, const float*
         const int t = t0 + r;
         const Vec lse_t = hn::Set(d, lse[t]), D_t = hn::Set(d, D[r]);
         for (int c = 0; c < kBlock; c += L) {
-          const Vec pc = FastExp(d, hn::MulSub(hn::Load(d, p[r] + c), vscale, lse_t));
+          Vec pc = FastExp(d, hn::MulSub(hn::Load(d, p[r] + c), vscale, lse_t));
+          // Masked keys weigh 0 in p and ds, so that neighbouring keys and
+          // rows with different counts can share the sums below.
+          if (diagonal) pc = hn::IfThenElseZero(hn::FirstN(d, r + 1 > c ? r + 1 - c : 0), pc);
           hn::Store(pc, d, p[r] + c);
           // scale folded in here: dq and dk both carry it
           hn::Store(hn::Mul(hn::Mul(pc, hn::Sub(hn::Load(d, ds[r] + c), D_t)), vscale), d, ds[r] + c);
         }
       }
-      // Keys: dv_j += sum_r p_rj dout_r, dk_j += sum_r ds_rj q_r over the rows that see key j.
+      // Keys in pairs, which share the loads of dout and q: dv_j += sum_r p_rj
+      // dout_r, dk_j += sum_r ds_rj q_r over the rows that see key j (on the
+      // diagonal, from row j; the pair's second key has weight 0 in row j).
       const int nk = diagonal ? nr : kBlock;
-      for (int j = 0; j < nk; j++) {
+      auto keys = [&](auto rows, int j) HWY_ATTR {
+        constexpr int kRows = decltype(rows)::value;
         const int r0 = diagonal ? j : 0;
         float* dv_j = dv + (j0 + j) * ld;
         float* dk_j = dk + (j0 + j) * ld;
-        AddWeightedRows<kHs>(d, dv_j, 1.0f, &p[r0][j], kBlock, dout + (t0 + r0) * out_ld, out_ld, nr - r0, hs);
-        AddWeightedRows<kHs>(d, dk_j, 1.0f, &ds[r0][j], kBlock, q + (t0 + r0) * ld, ld, nr - r0, hs);
-      }
-      // Queries: dq_r += sum_j ds_rj k_j over the keys row r sees.
-      for (int r = 0; r < nr; r++) {
-        const int n = diagonal ? r + 1 : kBlock;
-        AddWeightedRows<kHs>(d, dq + (t0 + r) * ld, 1.0f, ds[r], 1, k + j0 * ld, ld, n, hs);
-      }
+        AddWeightedRows<kHs, kRows>(d, dv_j, ld, nullptr, &p[r0][j], 1, kBlock, dout + (t0 + r0) * out_ld, out_ld,
+                                    nr - r0, hs);
+        AddWeightedRows<kHs, kRows>(d, dk_j, ld, nullptr, &ds[r0][j], 1, kBlock, q + (t0 + r0) * ld, ld, nr - r0, hs);
+      };
+      int j = 0;
+      for (; j + 2 <= nk; j += 2) keys(std::integral_constant<int, 2>(), j);
+      if (j < nk) keys(std::integral_constant<int, 1>(), j);
+      // Queries in pairs, which share the loads of k: dq_r += sum_j ds_rj k_j
+      // over the keys row r sees.
+      const float* kb = k + j0 * ld;
+      int r = 0;
+      for (; r + 2 <= nr; r += 2)
+        AddWeightedRows<kHs, 2>(d, dq + (t0 + r) * ld, ld, nullptr, ds[r], kBlock, 1, kb, ld,
+                                diagonal ? r + 2 : kBlock, hs);
+      if (r < nr)
+        AddWeightedRows<kHs, 1>(d, dq + (t0 + r) * ld, ld, nullptr, ds[r], kBlock, 1, kb, ld, diagonal ? r + 1 : kBlock,
+                                hs);
     }
   }
 }
