@@ -1,19 +1,21 @@
 // Attention tests: the two references (softmax rows kept, or only each row's
 // log-sum-exp) against each other and against central finite differences in
 // double; the fused kernels against them on shapes that hit every edge of the
-// block loops, on 1 and 2 threads; thread-count independence; the softmax
-// exp; the decode path.
+// block loops, on 1 and 2 threads; thread-count independence; the decode
+// path; all three on every SIMD target the CPU supports. (The softmax's exp
+// is FastExp of kernels/simd-inl.h, checked against libm on every target by
+// KernelsSimd.ExpMatchesLibm.)
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/context.h"
 #include "core/rng.h"
 #include "kernels/attention.h"
-#include "kernels/attention_blocks.h"
 #include "kernels/reference/reference.h"
 #include "test_util.h"
 
@@ -25,14 +27,13 @@ using test::Dot;
 using test::ExpectAllNear;
 using test::ExpectBitEqual;
 using test::ExpectGradMatchesFD;
+using test::ForEachSimdTarget;
 using test::kContexts;
 using test::MaxAbs;
 using test::RandomVec;
 using test::Tol;
 using V = std::vector<float>;
 using VD = std::vector<double>;
-
-
 
 struct AttnShape {
   int B, T, C, NH;
@@ -149,24 +150,6 @@ TEST(KernelsAttention, IndependentOfThreadCount) {
   }
 }
 
-// The softmax's exp against libm in double: a few float ulps over [-87, 88],
-// 1 at 0, e^-87 (a normal float, not 0, not NaN) below -87 and at -inf.
-TEST(KernelsAttention, SoftmaxExpMatchesLibm) {
-  double worst = 0;
-  for (int i = -217500; i <= 220000; i++) {
-    const float x = i * 4.0e-4f;
-    const double e = std::exp((double)x);
-    worst = std::max(worst, std::fabs(attn::SoftmaxExp(x) - e) / e);
-  }
-  EXPECT_LT(worst, 3e-7);
-  EXPECT_EQ(attn::SoftmaxExp(0.0f), 1.0f);
-  const float floor = attn::SoftmaxExp(-87.0f);
-  EXPECT_NEAR(floor, std::exp(-87.0), 1e-44);
-  EXPECT_EQ(attn::SoftmaxExp(-87.5f), floor);
-  EXPECT_EQ(attn::SoftmaxExp(-1e30f), floor);
-  EXPECT_EQ(attn::SoftmaxExp(-INFINITY), floor);
-}
-
 TEST(KernelsAttention, DecodeMatchesForwardRows) {
   Rng rng(44);
   for (AttnShape s : {AttnShape{1, 9, 12, 3}, AttnShape{1, 6, 8, 1}, AttnShape{1, 11, 64, 4}, AttnShape{1, 40, 128, 2}}) {
@@ -195,6 +178,59 @@ TEST(KernelsAttention, DecodeMatchesForwardRows) {
       ExpectAllNear(got2, want, tol, "decode, ld = 3C");
     }
   }
+}
+
+// The kernels on every Highway target this CPU supports (dispatch restricted
+// to one at a time), against the reference, on shapes whose T is not a whole
+// number of blocks and whose hs is not a whole number of vectors at any
+// width (5, 12, 13), and the compiled-in hs = 64, with several batches and
+// heads; forward and backward on 1 and 2 threads, bit-identical between
+// them; decode of every position of the first sequence.
+TEST(KernelsAttention, EveryTargetMatchesReference) {
+  const std::vector<std::string> ran = ForEachSimdTarget([] {
+    Rng rng(45);
+    for (AttnShape s : {AttnShape{2, 37, 15, 3}, AttnShape{3, 70, 36, 3}, AttnShape{2, 45, 26, 2},
+                        AttnShape{2, 33, 128, 2}}) {
+      const int B = s.B, T = s.T, C = s.C, NH = s.NH, hs = C / NH;
+      SCOPED_TRACE(fmt::format("B={} T={} C={} NH={}", B, T, C, NH));
+      const V qkv = RandomVec(rng, B * T * 3 * C, 2.0f), dout = RandomVec(rng, B * T * C);
+      V out(B * T * C), lse(B * NH * T), dqkv(B * T * 3 * C);
+      ref::attention_forward_lse(out.data(), lse.data(), qkv.data(), B, T, C, NH);
+      ref::attention_backward_lse(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
+      const double tol_out = Tol(T * hs, MaxAbs(out)), tol_dqkv = Tol(T * hs, MaxAbs(dqkv));
+      V g_out[2], g_lse[2], g_dqkv[2];
+      for (int i = 0; i < 2; i++) {
+        const Context& ctx = kContexts[i];
+        SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+        g_out[i].assign(B * T * C, NAN);
+        g_lse[i].assign(B * NH * T, NAN);
+        g_dqkv[i].assign(B * T * 3 * C, NAN);
+        V scratch(attention_scratch_floats(ctx.n_threads, T, C, NH), NAN);
+        attention_forward(ctx, g_out[i].data(), g_lse[i].data(), scratch.data(), qkv.data(), B, T, C, NH);
+        ExpectAllNear(g_out[i], out, tol_out, "out");
+        ExpectAllNear(g_lse[i], lse, Tol(T * hs, MaxAbs(lse)), "lse");
+        scratch.assign(scratch.size(), NAN);
+        attention_backward(ctx, g_dqkv[i].data(), scratch.data(), dout.data(), qkv.data(), g_out[i].data(),
+                           g_lse[i].data(), B, T, C, NH);
+        ExpectAllNear(g_dqkv[i], dqkv, tol_dqkv, "dqkv");
+      }
+      ExpectBitEqual(g_out[0], g_out[1], "out, 1 vs 2 threads");
+      ExpectBitEqual(g_lse[0], g_lse[1], "lse, 1 vs 2 threads");
+      ExpectBitEqual(g_dqkv[0], g_dqkv[1], "dqkv, 1 vs 2 threads");
+      // Keys and values read in place from qkv (ld = 3C), first t + 1 of them.
+      V got(C), scratch(T);
+      for (int t = 0; t < T; t++) {
+        got.assign(C, NAN);
+        scratch.assign(T, NAN);
+        attention_decode(got.data(), scratch.data(), &qkv[t * 3 * C], &qkv[C], &qkv[2 * C], 3 * C, t + 1, C, NH);
+        const V want(out.begin() + t * C, out.begin() + (t + 1) * C);
+        ExpectAllNear(got, want, tol_out, fmt::format("decode t={}", t));
+      }
+    }
+  });
+#if HWY_ARCH_X86
+  EXPECT_GE(ran.size(), 2u);  // SSE2's portable fallback and one x86 target at least
+#endif
 }
 
 }  // namespace

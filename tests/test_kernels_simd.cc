@@ -31,30 +31,13 @@ namespace {
 
 using test::ExpectAllNear;
 using test::ExpectBitEqual;
+using test::ForEachSimdTarget;
 using test::kContexts;
 using test::MaxAbs;
 using test::RandomTokens;
 using test::RandomVec;
 using test::Tol;
 using V = std::vector<float>;
-
-// Runs body() once per target with dispatch restricted to it, each failure
-// traced with the target's name; returns the names of the targets that ran.
-template <class Body>
-std::vector<std::string> ForEachSimdTarget(Body&& body) {
-  struct Restore {  // dispatch goes back to normal even if body() throws
-    ~Restore() { hwy::SetSupportedTargetsForTest(0); }
-  } restore;
-  std::vector<std::string> ran;
-  for (int64_t target : SimdTargets()) {
-    SCOPED_TRACE("target " + SimdTargetName(target));
-    hwy::SetSupportedTargetsForTest(target);
-    EXPECT_EQ(DispatchedSimdTarget(), target);
-    body();
-    ran.push_back(SimdTargetName(target));
-  }
-  return ran;
-}
 
 TEST(KernelsSimd, SeveralTargetsRunHere) {
   const std::vector<std::string> ran = ForEachSimdTarget([] {});

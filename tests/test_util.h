@@ -1,5 +1,6 @@
 // Small shared helpers for the unit tests: seeded random fills, conversions
-// and array comparisons that report the worst element.
+// array comparisons that report the worst element, and a loop over the
+// SIMD targets the Highway kernels can dispatch to.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +14,8 @@
 
 #include "core/context.h"
 #include "core/rng.h"
+#include "hwy/targets.h"
+#include "kernels/simd_targets.h"
 
 namespace cpu_llm::test {
 
@@ -123,6 +126,25 @@ double Dot(const std::vector<F>& a, const std::vector<F>& b) {
   double s = 0.0;
   for (size_t i = 0; i < a.size(); i++) s += static_cast<double>(a[i]) * static_cast<double>(b[i]);
   return s;
+}
+
+// Runs body() once per Highway target this CPU supports, with the kernels'
+// dispatch restricted to it and each failure traced with the target's name;
+// returns the names of the targets that ran.
+template <class Body>
+std::vector<std::string> ForEachSimdTarget(Body&& body) {
+  struct Restore {  // dispatch goes back to normal even if body() throws
+    ~Restore() { hwy::SetSupportedTargetsForTest(0); }
+  } restore;
+  std::vector<std::string> ran;
+  for (int64_t target : SimdTargets()) {
+    SCOPED_TRACE("target " + SimdTargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    EXPECT_EQ(DispatchedSimdTarget(), target);
+    body();
+    ran.push_back(SimdTargetName(target));
+  }
+  return ran;
 }
 
 }  // namespace cpu_llm::test
