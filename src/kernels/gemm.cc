@@ -1,0 +1,222 @@
+// Blocked, packed GEMM (see gemm.h) in Highway ops. hwy/foreach_target.h
+// compiles this file once per SIMD target and Gemm runs the best one the CPU
+// supports (HWY_DYNAMIC_DISPATCH).
+//
+// The blocking follows the Goto/BLIS scheme: the product is cut into KC-deep
+// slices of K; a KC x NC panel of b is copied ("packed") into NR-wide
+// slivers and an MC x KC block of a into MR-tall slivers, each sliver laid out
+// k-major so the micro-kernel reads both with unit stride whatever the
+// strides of the operands. The micro-kernel keeps an MR x NR tile of c in
+// registers over the whole KC slice, and the sizes are chosen so that one
+// b sliver stays in L1, the a block in L2 and the b panel in L3 while they
+// are reused.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/gemm.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/aligned_allocator.h"
+#include "hwy/highway.h"
+#include "kernels/gemm.h"
+
+// What every target shares, compiled once: foreach_target.h includes this
+// file again for each target, and this guard keeps the second and later
+// copies out.
+#ifndef CPU_LLM_KERNELS_GEMM_SHARED_
+#define CPU_LLM_KERNELS_GEMM_SHARED_
+namespace cpu_llm::gemm_detail {
+
+// Cache blocking, the same on every target. A packed b sliver (kKC x NR,
+// 16 KB at NR = 16) fits L1 next to the a sliver; the packed a block (kMC x
+// kKC, 144 KB) stays in L2 while the b panel streams past it; the b panel
+// (kKC x kNC, 4 MB) is reused from L3 by every a block. kMC is a multiple of
+// every target's MR and kNC of every NR, so zero-padded edge slivers fit too.
+constexpr int kKC = 256;
+constexpr int kMC = 144;
+constexpr int kNC = 4096;
+
+struct GemmArgs {
+  int M, N, K;
+  StridedMatrix a, b;
+  const float* bias;
+  float* c;
+  int64_t ldc;
+  bool accumulate;
+};
+
+struct PackBuffers {
+  float* a;  // kMC x kKC
+  float* b;  // kKC x kNC
+};
+
+// The calling thread's packing buffers, allocated (64-byte aligned) on its
+// first product and freed when the thread exits. OpenMP keeps its pool
+// threads, so after the first training step no product allocates. Per thread
+// because each thread packs the operands of its own part of c (GemmThread).
+inline PackBuffers ThreadPackBuffers() {
+  thread_local const hwy::AlignedFreeUniquePtr<float[]> a = hwy::AllocateAligned<float>(size_t{kMC} * kKC);
+  thread_local const hwy::AlignedFreeUniquePtr<float[]> b = hwy::AllocateAligned<float>(size_t{kKC} * kNC);
+  return {a.get(), b.get()};
+}
+
+}  // namespace cpu_llm::gemm_detail
+#endif  // CPU_LLM_KERNELS_GEMM_SHARED_
+
+HWY_BEFORE_NAMESPACE();
+namespace cpu_llm {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using gemm_detail::GemmArgs;
+using gemm_detail::kKC;
+using gemm_detail::kMC;
+using gemm_detail::kNC;
+
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+
+// Register tile of kMR rows x kNR columns (two vectors). With 16 vector
+// registers (AVX2, SSE4) 6 x 2 accumulators leave room for the two b vectors
+// and the broadcast a value; AVX-512's 32 registers hold 12 x 2.
+constexpr int kLanes = HWY_LANES(float);
+constexpr int kNR = 2 * kLanes;
+constexpr int kMR = kLanes >= 16 ? 12 : 6;
+static_assert(kMC % kMR == 0 && kNC % kNR == 0, "edge slivers are padded to whole slivers inside the buffers");
+
+// Copies `valid` (<= W) lanes x kc of an operand into dst as kc groups of W
+// floats, lanes past `valid` set to zero: W = kMR rows of a, or kNR columns
+// of b. lane_stride and k_stride are the operand's strides along the sliver
+// and along k.
+template <int W>
+void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int valid, int kc, float* HWY_RESTRICT dst) {
+  if (lane_stride == 1 && valid == W) {
+    for (int k = 0; k < kc; k++) std::memcpy(dst + k * W, src + k * k_stride, W * sizeof(float));
+    return;
+  }
+  if (k_stride == 1) {  // transposing: read each lane's run of k in order
+    for (int l = 0; l < valid; l++) {
+      const float* s = src + l * lane_stride;
+      for (int k = 0; k < kc; k++) dst[k * W + l] = s[k];
+    }
+    for (int l = valid; l < W; l++)
+      for (int k = 0; k < kc; k++) dst[k * W + l] = 0.0f;
+    return;
+  }
+  for (int k = 0; k < kc; k++)
+    for (int l = 0; l < W; l++) dst[k * W + l] = l < valid ? src[k * k_stride + l * lane_stride] : 0.0f;
+}
+
+// c tile (rows x cols of kMR x kNR valid) += packed a sliver (kc x kMR) .
+// packed b sliver (kc x kNR); with `overwrite`, c = product + bias instead.
+// Each element's k terms are summed in order into one accumulator, so its
+// value does not depend on which thread or which block computed it.
+void MicroKernel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, int kc, float* HWY_RESTRICT c,
+                 int64_t ldc, int rows, int cols, bool overwrite, const float* HWY_RESTRICT bias) {
+  const D d;
+  V acc0[kMR], acc1[kMR];
+  for (int r = 0; r < kMR; r++) acc0[r] = acc1[r] = hn::Zero(d);
+  for (int k = 0; k < kc; k++, a += kMR, b += kNR) {
+    const V b0 = hn::Load(d, b), b1 = hn::Load(d, b + kLanes);
+    for (int r = 0; r < kMR; r++) {
+      const V ar = hn::Set(d, a[r]);
+      acc0[r] = hn::MulAdd(ar, b0, acc0[r]);
+      acc1[r] = hn::MulAdd(ar, b1, acc1[r]);
+    }
+  }
+  if (rows == kMR && cols == kNR) {
+    const V bias0 = bias ? hn::LoadU(d, bias) : hn::Zero(d);
+    const V bias1 = bias ? hn::LoadU(d, bias + kLanes) : hn::Zero(d);
+    for (int r = 0; r < kMR; r++) {
+      float* cr = c + r * ldc;
+      hn::StoreU(hn::Add(overwrite ? bias0 : hn::LoadU(d, cr), acc0[r]), d, cr);
+      hn::StoreU(hn::Add(overwrite ? bias1 : hn::LoadU(d, cr + kLanes), acc1[r]), d, cr + kLanes);
+    }
+    return;
+  }
+  // Edge tile: the padded lanes hold zeros and are dropped here.
+  HWY_ALIGN float tile[kMR * kNR];
+  for (int r = 0; r < kMR; r++) {
+    hn::Store(acc0[r], d, tile + r * kNR);
+    hn::Store(acc1[r], d, tile + r * kNR + kLanes);
+  }
+  for (int r = 0; r < rows; r++) {
+    float* cr = c + r * ldc;
+    for (int j = 0; j < cols; j++) cr[j] = (overwrite ? (bias ? bias[j] : 0.0f) : cr[j]) + tile[r * kNR + j];
+  }
+}
+
+// The part of the product that belongs to `thread` of n_threads: a block of
+// whole rows or of whole columns of c, whichever dimension is longer (the
+// other operand's packing is then repeated by every thread, the cheaper of
+// the two). Each thread packs its own operands into its own buffers, so the
+// threads never wait for each other: no barrier, and a thread delayed by
+// another process on the machine holds up only its own share.
+void GemmThread(const GemmArgs& g, int thread, int n_threads) {
+  int m0 = 0, m1 = g.M, n0 = 0, n1 = g.N;
+  if (g.N >= g.M) {
+    const int slivers = (g.N + kNR - 1) / kNR;
+    n0 = std::min(g.N, static_cast<int>(int64_t{slivers} * thread / n_threads) * kNR);
+    n1 = std::min(g.N, static_cast<int>(int64_t{slivers} * (thread + 1) / n_threads) * kNR);
+  } else {
+    const int slivers = (g.M + kMR - 1) / kMR;
+    m0 = std::min(g.M, static_cast<int>(int64_t{slivers} * thread / n_threads) * kMR);
+    m1 = std::min(g.M, static_cast<int>(int64_t{slivers} * (thread + 1) / n_threads) * kMR);
+  }
+  if (m0 >= m1 || n0 >= n1) return;
+  const gemm_detail::PackBuffers buf = gemm_detail::ThreadPackBuffers();
+  const StridedMatrix& a = g.a;
+  const StridedMatrix& b = g.b;
+  for (int jc = n0; jc < n1; jc += kNC) {
+    const int nc = std::min(kNC, n1 - jc);
+    for (int pc = 0; pc < g.K; pc += kKC) {
+      const int kc = std::min(kKC, g.K - pc);
+      const bool overwrite = !g.accumulate && pc == 0;
+      for (int jr = 0; jr < nc; jr += kNR)
+        PackSliver<kNR>(b.data + pc * b.row_stride + (jc + jr) * b.col_stride, b.col_stride, b.row_stride,
+                        std::min(kNR, nc - jr), kc, buf.b + jr * kc);
+      for (int ic = m0; ic < m1; ic += kMC) {
+        const int mc = std::min(kMC, m1 - ic);
+        for (int ir = 0; ir < mc; ir += kMR)
+          PackSliver<kMR>(a.data + (ic + ir) * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride,
+                          std::min(kMR, mc - ir), kc, buf.a + ir * kc);
+        // One b sliver stays in L1 while the a slivers of the block pass it.
+        for (int jr = 0; jr < nc; jr += kNR)
+          for (int ir = 0; ir < mc; ir += kMR)
+            MicroKernel(buf.a + ir * kc, buf.b + jr * kc, kc, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc,
+                        std::min(kMR, mc - ir), std::min(kNR, nc - jr), overwrite,
+                        g.bias ? g.bias + jc + jr : nullptr);
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace cpu_llm
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace cpu_llm {
+
+HWY_EXPORT(GemmThread);
+
+void Gemm(const Context& ctx, int M, int N, int K, StridedMatrix a, StridedMatrix b, const float* bias, float* c,
+          int64_t ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {  // an empty sum: no K slice would write c
+    if (!accumulate)
+      for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) c[m * ldc + n] = bias ? bias[n] : 0.0f;
+    return;
+  }
+  const gemm_detail::GemmArgs args{M, N, K, a, b, bias, c, ldc, accumulate};
+  // The split is by omp_get_num_threads(), the team OpenMP actually formed.
+#pragma omp parallel num_threads(ctx.n_threads)
+  HWY_DYNAMIC_DISPATCH(GemmThread)(args, omp_get_thread_num(), omp_get_num_threads());
+}
+
+}  // namespace cpu_llm
+#endif  // HWY_ONCE
