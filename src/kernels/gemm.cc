@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/gemm.h"
 
@@ -117,10 +118,22 @@ void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int val
 void MicroKernel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, int kc, float* HWY_RESTRICT c,
                  int64_t ldc, int rows, int cols, bool overwrite, const float* HWY_RESTRICT bias) {
   const D d;
+  // The c tile is read (or written) only after the kc loop; fetching its
+  // rows now hides the cache misses behind the loop instead of stalling the
+  // write-back on them.
+  for (int r = 0; r < rows; r++) {
+    hwy::Prefetch(c + r * ldc);
+    hwy::Prefetch(c + r * ldc + cols - 1);
+  }
+  // The loops over r are unrolled before GCC's scalar replacement runs, so
+  // the accumulator arrays become registers (left to the late unroller, the
+  // arrays stayed on the stack and were stored every k).
   V acc0[kMR], acc1[kMR];
+#pragma GCC unroll 16
   for (int r = 0; r < kMR; r++) acc0[r] = acc1[r] = hn::Zero(d);
   for (int k = 0; k < kc; k++, a += kMR, b += kNR) {
     const V b0 = hn::Load(d, b), b1 = hn::Load(d, b + kLanes);
+#pragma GCC unroll 16
     for (int r = 0; r < kMR; r++) {
       const V ar = hn::Set(d, a[r]);
       acc0[r] = hn::MulAdd(ar, b0, acc0[r]);
@@ -130,6 +143,7 @@ void MicroKernel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, int k
   if (rows == kMR && cols == kNR) {
     const V bias0 = bias ? hn::LoadU(d, bias) : hn::Zero(d);
     const V bias1 = bias ? hn::LoadU(d, bias + kLanes) : hn::Zero(d);
+#pragma GCC unroll 16
     for (int r = 0; r < kMR; r++) {
       float* cr = c + r * ldc;
       hn::StoreU(hn::Add(overwrite ? bias0 : hn::LoadU(d, cr), acc0[r]), d, cr);
@@ -139,6 +153,7 @@ void MicroKernel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, int k
   }
   // Edge tile: the padded lanes hold zeros and are dropped here.
   HWY_ALIGN float tile[kMR * kNR];
+#pragma GCC unroll 16
   for (int r = 0; r < kMR; r++) {
     hn::Store(acc0[r], d, tile + r * kNR);
     hn::Store(acc1[r], d, tile + r * kNR + kLanes);
