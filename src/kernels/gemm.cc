@@ -99,8 +99,13 @@ void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int val
     return;
   }
   if (k_stride == 1) {  // transposing: read each lane's run of k in order
+    // Each lane's run is only kc floats, too short for the hardware
+    // prefetcher to catch, so fetch the next sliver's run ahead (a prefetch
+    // past the operand's end is harmless: it never faults).
+    constexpr int kLineFloats = 16;
     for (int l = 0; l < valid; l++) {
       const float* s = src + l * lane_stride;
+      for (int k = 0; k < kc; k += kLineFloats) hwy::Prefetch(s + W * lane_stride + k);
       for (int k = 0; k < kc; k++) dst[k * W + l] = s[k];
     }
     for (int l = valid; l < W; l++)
