@@ -249,7 +249,8 @@ TEST(KernelsSimd, Encoder) {
 // (MR = 6 or 12, NR = 8, 16 or 32), depths past the KC = 256 slice (several
 // slices accumulate: C=300, OC=290, N=263), rows past the MC = 144 block
 // (N=150, OC=290) and columns past the NC = 4096 panel on one thread and on
-// two (OC=8300).
+// two (OC=8300). A forward of fewer rows than MR (N=1, 2, 3) takes the
+// dot-product path instead of the packed one.
 TEST(KernelsSimd, TiledGemmMatchesReference) {
   struct Shape {
     int N, C, OC;
@@ -257,7 +258,7 @@ TEST(KernelsSimd, TiledGemmMatchesReference) {
   ForEachSimdTarget([] {
     Rng rng(91);
     for (Shape s : {Shape{1, 1, 1}, Shape{7, 13, 5}, Shape{37, 300, 70}, Shape{150, 45, 290}, Shape{263, 33, 17},
-                    Shape{3, 11, 8300}}) {
+                    Shape{3, 11, 8300}, Shape{2, 300, 37}}) {
       const int N = s.N, C = s.C, OC = s.OC;
       SCOPED_TRACE(fmt::format("N={} C={} OC={}", N, C, OC));
       const V inp = RandomVec(rng, N * C), w = RandomVec(rng, OC * C), b = RandomVec(rng, OC);

@@ -177,6 +177,34 @@ void MicroKernel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, int k
   }
 }
 
+// c[m][n0:n1] for every row m as plain dot products, for a product of fewer
+// rows than a register tile whose a rows and b columns are both contiguous
+// along k (the forward with one token, e.g. KV-cache decoding). Packing would
+// copy all of b to use it fewer than kMR times, and the tile would be mostly
+// padding; here b is read once, straight from the operand. Each sum runs over
+// k in one fixed order, so it too is independent of the thread count.
+void DotColumns(const GemmArgs& g, int n0, int n1) {
+  const D d;
+  for (int n = n0; n < n1; n++) {
+    const float* bn = g.b.data + n * g.b.col_stride;
+    for (int m = 0; m < g.M; m++) {
+      const float* am = g.a.data + m * g.a.row_stride;
+      // Four accumulators keep four FMAs in flight.
+      V acc[4] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
+      int k = 0;
+      for (; k + 4 * kLanes <= g.K; k += 4 * kLanes)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+          acc[v] = hn::MulAdd(hn::LoadU(d, am + k + v * kLanes), hn::LoadU(d, bn + k + v * kLanes), acc[v]);
+      for (; k + kLanes <= g.K; k += kLanes) acc[0] = hn::MulAdd(hn::LoadU(d, am + k), hn::LoadU(d, bn + k), acc[0]);
+      float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc[0], acc[1]), hn::Add(acc[2], acc[3]))));
+      for (; k < g.K; k++) sum += am[k] * bn[k];
+      float* cmn = g.c + m * g.ldc + n;
+      *cmn = g.accumulate ? *cmn + sum : sum + (g.bias ? g.bias[n] : 0.0f);
+    }
+  }
+}
+
 // The part of the product that belongs to `thread` of n_threads: a block of
 // whole rows or of whole columns of c, whichever dimension is longer (the
 // other operand's packing is then repeated by every thread, the cheaper of
@@ -185,7 +213,8 @@ void MicroKernel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, int k
 // another process on the machine holds up only its own share.
 void GemmThread(const GemmArgs& g, int thread, int n_threads) {
   int m0 = 0, m1 = g.M, n0 = 0, n1 = g.N;
-  if (g.N >= g.M) {
+  const bool dot = g.M < kMR && g.a.col_stride == 1 && g.b.row_stride == 1;
+  if (dot || g.N >= g.M) {
     const int slivers = (g.N + kNR - 1) / kNR;
     n0 = std::min(g.N, static_cast<int>(int64_t{slivers} * thread / n_threads) * kNR);
     n1 = std::min(g.N, static_cast<int>(int64_t{slivers} * (thread + 1) / n_threads) * kNR);
@@ -195,6 +224,7 @@ void GemmThread(const GemmArgs& g, int thread, int n_threads) {
     m1 = std::min(g.M, static_cast<int>(int64_t{slivers} * (thread + 1) / n_threads) * kMR);
   }
   if (m0 >= m1 || n0 >= n1) return;
+  if (dot) return DotColumns(g, n0, n1);
   const gemm_detail::PackBuffers buf = gemm_detail::ThreadPackBuffers();
   const StridedMatrix& a = g.a;
   const StridedMatrix& b = g.b;
