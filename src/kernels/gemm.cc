@@ -95,17 +95,54 @@ static_assert(kMC % kMR == 0 && kNC % kNR == 0, "edge slivers are padded to whol
 // floats, lanes past `valid` set to zero: W = kMR rows of a, or kNR columns
 // of b. lane_stride and k_stride are the operand's strides along the sliver
 // and along k.
+//
+// When k is the contiguous direction (the forward's weight and input) the
+// copy is a transpose. Each lane's run is then only kc floats, too short for
+// the hardware prefetcher to catch, so the next sliver's runs are fetched
+// ahead (a prefetch past the operand's end is harmless: it never faults).
+constexpr int kLineFloats = 16;
+
+#if HWY_TARGET != HWY_SCALAR
+// Full slivers of a multiple of 4 lanes: 4 x 4 blocks transposed in 128-bit
+// registers (every target has them), a quarter of the loads and stores of
+// the element-by-element copy.
+template <int W>
+void PackTransposed4x4(const float* src, int64_t lane_stride, int kc, float* HWY_RESTRICT dst) {
+  const hn::Full128<float> d4;
+  int k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    if (k % kLineFloats == 0)
+      for (int l = 0; l < W; l++) hwy::Prefetch(src + (W + l) * lane_stride + k);
+    for (int l = 0; l < W; l += 4) {
+      const float* s = src + l * lane_stride + k;
+      const auto r0 = hn::LoadU(d4, s), r1 = hn::LoadU(d4, s + lane_stride);
+      const auto r2 = hn::LoadU(d4, s + 2 * lane_stride), r3 = hn::LoadU(d4, s + 3 * lane_stride);
+      // t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r2[0] r3[0] r2[1] r3[1]); t2, t3 the same of lanes 2, 3.
+      const auto t0 = hn::InterleaveLower(d4, r0, r1), t1 = hn::InterleaveLower(d4, r2, r3);
+      const auto t2 = hn::InterleaveUpper(d4, r0, r1), t3 = hn::InterleaveUpper(d4, r2, r3);
+      hn::StoreU(hn::ConcatLowerLower(d4, t1, t0), d4, dst + (k + 0) * W + l);
+      hn::StoreU(hn::ConcatUpperUpper(d4, t1, t0), d4, dst + (k + 1) * W + l);
+      hn::StoreU(hn::ConcatLowerLower(d4, t3, t2), d4, dst + (k + 2) * W + l);
+      hn::StoreU(hn::ConcatUpperUpper(d4, t3, t2), d4, dst + (k + 3) * W + l);
+    }
+  }
+  for (; k < kc; k++)
+    for (int l = 0; l < W; l++) dst[k * W + l] = src[l * lane_stride + k];
+}
+#endif
+
 template <int W>
 void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int valid, int kc, float* HWY_RESTRICT dst) {
   if (lane_stride == 1 && valid == W) {
     for (int k = 0; k < kc; k++) std::memcpy(dst + k * W, src + k * k_stride, W * sizeof(float));
     return;
   }
-  if (k_stride == 1) {  // transposing: read each lane's run of k in order
-    // Each lane's run is only kc floats, too short for the hardware
-    // prefetcher to catch, so fetch the next sliver's run ahead (a prefetch
-    // past the operand's end is harmless: it never faults).
-    constexpr int kLineFloats = 16;
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (W % 4 == 0) {
+    if (k_stride == 1 && valid == W) return PackTransposed4x4<W>(src, lane_stride, kc, dst);
+  }
+#endif
+  if (k_stride == 1) {  // transposing, element by element
     for (int l = 0; l < valid; l++) {
       const float* s = src + l * lane_stride;
       for (int k = 0; k < kc; k += kLineFloats) hwy::Prefetch(s + W * lane_stride + k);
