@@ -103,27 +103,40 @@ static_assert(kMC % kMR == 0 && kNC % kNR == 0, "edge slivers are padded to whol
 constexpr int kLineFloats = 16;
 
 #if HWY_TARGET != HWY_SCALAR
-// Full slivers of a multiple of 4 lanes: 4 x 4 blocks transposed in 128-bit
-// registers (every target has them), a quarter of the loads and stores of
-// the element-by-element copy.
+// Full slivers, W a multiple of 2: 4 x 4 blocks transposed in 128-bit
+// registers (every target but the scalar one has them), and a last pair of
+// lanes (W = 6) as 2 x 4 blocks; a quarter of the loads and stores of the
+// element-by-element copy.
 template <int W>
-void PackTransposed4x4(const float* src, int64_t lane_stride, int kc, float* HWY_RESTRICT dst) {
+void PackTransposed(const float* src, int64_t lane_stride, int kc, float* HWY_RESTRICT dst) {
+  static_assert(W % 2 == 0, "lanes are taken in fours and a last pair");
   const hn::Full128<float> d4;
+  const hn::Half<decltype(d4)> d2;
   int k = 0;
   for (; k + 4 <= kc; k += 4) {
     if (k % kLineFloats == 0)
       for (int l = 0; l < W; l++) hwy::Prefetch(src + (W + l) * lane_stride + k);
-    for (int l = 0; l < W; l += 4) {
+    int l = 0;
+    for (; l + 4 <= W; l += 4) {
       const float* s = src + l * lane_stride + k;
       const auto r0 = hn::LoadU(d4, s), r1 = hn::LoadU(d4, s + lane_stride);
       const auto r2 = hn::LoadU(d4, s + 2 * lane_stride), r3 = hn::LoadU(d4, s + 3 * lane_stride);
-      // t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r2[0] r3[0] r2[1] r3[1]); t2, t3 the same of lanes 2, 3.
+      // t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r2[0] r3[0] r2[1] r3[1]); t2, t3 the same of k + 2, k + 3.
       const auto t0 = hn::InterleaveLower(d4, r0, r1), t1 = hn::InterleaveLower(d4, r2, r3);
       const auto t2 = hn::InterleaveUpper(d4, r0, r1), t3 = hn::InterleaveUpper(d4, r2, r3);
       hn::StoreU(hn::ConcatLowerLower(d4, t1, t0), d4, dst + (k + 0) * W + l);
       hn::StoreU(hn::ConcatUpperUpper(d4, t1, t0), d4, dst + (k + 1) * W + l);
       hn::StoreU(hn::ConcatLowerLower(d4, t3, t2), d4, dst + (k + 2) * W + l);
       hn::StoreU(hn::ConcatUpperUpper(d4, t3, t2), d4, dst + (k + 3) * W + l);
+    }
+    if constexpr (W % 4 == 2) {
+      const float* s = src + l * lane_stride + k;
+      const auto r0 = hn::LoadU(d4, s), r1 = hn::LoadU(d4, s + lane_stride);
+      const auto t0 = hn::InterleaveLower(d4, r0, r1), t2 = hn::InterleaveUpper(d4, r0, r1);
+      hn::StoreU(hn::LowerHalf(d2, t0), d2, dst + (k + 0) * W + l);
+      hn::StoreU(hn::UpperHalf(d2, t0), d2, dst + (k + 1) * W + l);
+      hn::StoreU(hn::LowerHalf(d2, t2), d2, dst + (k + 2) * W + l);
+      hn::StoreU(hn::UpperHalf(d2, t2), d2, dst + (k + 3) * W + l);
     }
   }
   for (; k < kc; k++)
@@ -138,8 +151,8 @@ void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int val
     return;
   }
 #if HWY_TARGET != HWY_SCALAR
-  if constexpr (W % 4 == 0) {
-    if (k_stride == 1 && valid == W) return PackTransposed4x4<W>(src, lane_stride, kc, dst);
+  if constexpr (W % 2 == 0) {
+    if (k_stride == 1 && valid == W) return PackTransposed<W>(src, lane_stride, kc, dst);
   }
 #endif
   if (k_stride == 1) {  // transposing, element by element
