@@ -19,6 +19,7 @@
 #include "kernels/encoder.h"
 #include "kernels/gelu.h"
 #include "kernels/layernorm.h"
+#include "kernels/matmul.h"
 #include "kernels/reference/reference.h"
 #include "kernels/residual.h"
 #include "kernels/simd_targets.h"
@@ -218,6 +219,53 @@ TEST(KernelsSimd, Encoder) {
         per_thread[i] = g_dwte;
       }
       ExpectBitEqual(per_thread[0], per_thread[1], "dwte, 1 vs 2 threads");
+    }
+  });
+}
+
+// The tiled backend's GEMM (kernels/gemm.cc) in all three products of a
+// linear layer. With M, N, K the product's rows, columns and depth:
+//   forward  out  (N,OC) = inp . weight^T   M=N,  N=OC, K=C
+//   backward dinp (N,C)  = dout . weight    M=N,  N=C,  K=OC
+//            dW   (OC,C) += dout^T . inp    M=OC, N=C,  K=N (into a nonzero dW)
+// The shapes put every dimension of every product off the register tile
+// (MR = 6 or 12, NR = 8, 16 or 32), depths past the KC = 256 slice (several
+// slices accumulate: C=300, OC=290, N=263), rows past the MC = 144 block
+// (N=150, OC=290) and columns past the NC = 4096 panel on one thread and on
+// two (OC=8300). A forward of fewer rows than MR (N=1, 2, 3) takes the
+// dot-product path instead of the packed one.
+TEST(KernelsSimd, TiledGemmMatchesReference) {
+  struct Shape {
+    int N, C, OC;
+  };
+  ForEachSimdTarget([] {
+    Rng rng(91);
+    for (Shape s : {Shape{1, 1, 1}, Shape{7, 13, 5}, Shape{37, 300, 70}, Shape{150, 45, 290}, Shape{263, 33, 17},
+                    Shape{3, 11, 8300}, Shape{2, 300, 37}}) {
+      const int N = s.N, C = s.C, OC = s.OC;
+      SCOPED_TRACE(fmt::format("N={} C={} OC={}", N, C, OC));
+      const V inp = RandomVec(rng, N * C), w = RandomVec(rng, OC * C), b = RandomVec(rng, OC);
+      const V dout = RandomVec(rng, N * OC), dw0 = RandomVec(rng, OC * C), db0 = RandomVec(rng, OC);
+      V out(N * OC), dinp(N * C), dw = dw0, db = db0;
+      ref::matmul_forward(out.data(), inp.data(), w.data(), b.data(), N, C, OC);
+      ref::matmul_backward(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+      V per_thread[2][3];  // out, dinp, dweight on 1 and 2 threads
+      for (int i = 0; i < 2; i++) {
+        const Context ctx{kContexts[i].n_threads, nullptr, MatmulBackend::kTiled};
+        SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
+        V g_out(N * OC, NAN), g_dinp(N * C, NAN), g_dw = dw0, g_db = db0;
+        matmul_forward(ctx, g_out.data(), inp.data(), w.data(), b.data(), N, C, OC);
+        ExpectAllNear(g_out, out, Tol(C + 1, MaxAbs(out)), "out");
+        matmul_backward(ctx, g_dinp.data(), g_dw.data(), g_db.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+        ExpectAllNear(g_dinp, dinp, Tol(OC, MaxAbs(dinp)), "dinp");
+        ExpectAllNear(g_dw, dw, Tol(N + 1, MaxAbs(dw)), "dweight");
+        per_thread[i][0] = g_out;
+        per_thread[i][1] = g_dinp;
+        per_thread[i][2] = g_dw;
+      }
+      ExpectBitEqual(per_thread[0][0], per_thread[1][0], "out, 1 vs 2 threads");
+      ExpectBitEqual(per_thread[0][1], per_thread[1][1], "dinp, 1 vs 2 threads");
+      ExpectBitEqual(per_thread[0][2], per_thread[1][2], "dweight, 1 vs 2 threads");
     }
   });
 }

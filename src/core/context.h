@@ -12,7 +12,9 @@ class Profiler;
 
 // Which code computes the dense products of the linear layers. kNaive is the
 // "before" of the SIMD plan item: the loops exactly as the math reads, left to
-// the compiler; kTiled is the register-tiled vector kernel. kBlas (OpenBLAS's
+// the compiler; kTiled is our packed, cache-blocked GEMM with register-tiled
+// Highway micro-kernels (kernels/gemm.h), dispatched at run time to the CPU's
+// best SIMD target, bit-identical across thread counts. kBlas (OpenBLAS's
 // cblas_sgemm) and kOneDnn (oneDNN's dnnl_sgemm) hand the products to a
 // library. Unlike the built-in kernels they do not promise bit-identical
 // results across thread counts: OpenBLAS's differ in the last bits between 1

@@ -1,7 +1,8 @@
-// Dense products of the linear layers. Plain C++ written so the compiler can
-// vectorize it (fixed-width inner loops, register tiles); every output element
-// is owned by one thread and summed in a fixed order, so results do not depend
-// on the thread count.
+// Dense products of the linear layers. The default (tiled) backend hands all
+// three to the packed, blocked GEMM of kernels/gemm.h, Highway code dispatched
+// at run time to the best SIMD target (AVX-512, AVX2, ...); every output
+// element is owned by one thread and summed in a fixed order, so its results
+// do not depend on the thread count.
 #pragma once
 
 #include <string>
