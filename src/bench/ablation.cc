@@ -35,14 +35,14 @@ std::vector<AblationPair> AblationPairs(int threads) {
   // 124M, whose 5x2 runs would take half an hour on 2 cores; `bench --workload
   // gpt2-124m --matmul blas` measures that one.
   {
-    AblationPair p{"blas", 9, "What OpenBLAS's sgemm buys over the tiled kernel", "d6", "tiled SIMD", "OpenBLAS",
+    AblationPair p{"blas", 9, "OpenBLAS's sgemm in place of the built-in GEMM", "d6", "tiled SIMD", "OpenBLAS",
                    base, base, 1, 4};
     p.before.matmul = MatmulBackend::kTiled;
     p.after.matmul = MatmulBackend::kBlas;
     pairs.push_back(p);
   }
   {
-    AblationPair p{"onednn", 9, "What oneDNN's sgemm buys over the tiled kernel", "d6", "tiled SIMD", "oneDNN",
+    AblationPair p{"onednn", 9, "oneDNN's sgemm in place of the built-in GEMM", "d6", "tiled SIMD", "oneDNN",
                    base, base, 1, 4};
     p.before.matmul = MatmulBackend::kTiled;
     p.after.matmul = MatmulBackend::kOneDnn;

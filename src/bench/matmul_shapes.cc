@@ -124,7 +124,9 @@ std::string MatmulShapesMarkdown(const nlohmann::json& s) {
   const double best_single = std::min({blas, onednn, tiled});
   out += fmt::format(
       "\nMatrix products per step: tiled {:.0f} ms, OpenBLAS {:.0f} ms, oneDNN {:.0f} ms; the fastest backend "
-      "for each shape would take {:.0f} ms, {:.1f}% less than the best single backend.\n\n",
+      "for each shape would take {:.0f} ms, {:.1f}% less than the best single backend. Read that as an upper "
+      "bound: the minimum of three noisy timings favours whichever backend was luckiest, so per-shape "
+      "differences of a few percent are within this machine's run-to-run noise.\n\n",
       tiled, blas, onednn, best, 100.0 * (1.0 - best / best_single));
   return out;
 }

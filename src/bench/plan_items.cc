@@ -17,18 +17,21 @@ const std::vector<PlanItem>& PlanItems() {
        "(planned: `train --grad-accum N`)", "Planned: one step of N micro-batches against one step of the big batch."},
       {4, "SIMD kernels", "partly built",
        "The matmuls of every linear layer and the LM head run a packed, cache-blocked GEMM (kernels/gemm.cc: "
-       "6x16 register tiles with AVX2, 12x32 with AVX-512), and the element-wise and row-wise kernels (GELU, "
-       "residual add, layernorm, cross-entropy with its log-sum-exp, embedding, AdamW and the gradient norm) "
-       "too are Google Highway code, compiled for every x86 target (AVX-512, AVX2, SSE4, SSSE3 and a scalar "
+       "6x16 register tiles with AVX2, 12x32 with AVX-512); it, the fused attention (forward, backward and "
+       "decode) and the element-wise and row-wise kernels (GELU, residual add, layernorm, cross-entropy with its "
+       "log-sum-exp, embedding, AdamW and the gradient norm) are Google Highway code, compiled for every x86 target (AVX-512, AVX2, SSE4, SSSE3 and a scalar "
        "fallback) and dispatched at run time to the best one the CPU has. BF16 matmuls (AVX512-BF16) are not "
        "built yet.",
-       "`train --matmul tiled` or `--matmul naive` (the plain loops, kept as the before); "
-       "`bench --ablation --switch matmul`. The Highway kernels have no switch: the machine section's build "
-       "line names the target they dispatched to.",
+       "`train --matmul tiled` (default) or `--matmul naive` (the plain loops, kept as the before): "
+       "`bench --ablation --switch matmul`; `train --simd best|avx2|sse4|scalar...` picks the Highway target "
+       "(default: the best the CPU has): `bench --ablation --switch simd` runs every kernel on its scalar "
+       "target against the dispatched one.",
        "KernelsMatmul.MatchesReference checks every backend, on 1 and 2 threads, against the scalar reference "
        "(src/kernels/reference/reference.h) over odd shapes; the reference itself is checked against finite "
-       "differences; KernelsSimd.* run every Highway kernel on each target the CPU supports (dispatch "
-       "restricted with hwy::SetSupportedTargetsForTest) against the same references; Parity.* holds the whole "
+       "differences; KernelsSimd.* (the GEMM's three layouts included) and "
+       "KernelsAttention.EveryTargetMatchesReference run every Highway kernel on each target the CPU supports "
+       "(dispatch restricted with hwy::SetSupportedTargetsForTest) against the same references, 1 and 2 threads "
+       "bit-identical; Parity.* holds the whole "
        "model to PyTorch."},
       {5, "Flat, contiguous tensors", "built",
        "Parameters, gradients, optimizer moments and activations each live in one flat arena, sized once, "
@@ -64,9 +67,10 @@ const std::vector<PlanItem>& PlanItems() {
        "parallel column sum of our own. cpu_llm links OpenBLAS's OpenMP build, not Debian's default pthread "
         "build (cmake -DCPU_LLM_OPENBLAS_BUILD=pthread links that one), so the library runs on the same libgomp "
         "threads as the other kernels rather than on a second pool beside them; oneDNN is built on libgomp too. "
-        "Both take ctx.n_threads threads per call. OpenBLAS is the default (the fastest here, see below); unlike "
-        "the built-in kernels the libraries do not promise bit-identical results across thread counts.",
-        "`train --matmul blas` (default), `--matmul onednn` or `--matmul tiled`; `bench --ablation --switch blas` "
+        "Both take ctx.n_threads threads per call. On GPT-2's shapes neither library beats the built-in "
+        "GEMM by more than this machine's noise (see below), so `tiled` stays the default: it also gives "
+        "bit-identical results across thread counts, which the libraries do not promise.",
+        "`train --matmul blas`, `--matmul onednn` or `--matmul tiled` (default); `bench --ablation --switch blas` "
        "and `--switch onednn` measure them against the tiled kernel on d6; the baseline run times every product "
        "shape of the largest workload on each backend (table below)",
        "KernelsMatmul.MatchesReference runs both library backends, on 1 and 2 threads, against the scalar "

@@ -17,7 +17,7 @@ namespace cpu_llm {
 // data access, loader, accumulation, model variants) add theirs here.
 struct BenchSwitches {
   int threads = 0;  // 0 = all
-  MatmulBackend matmul = MatmulBackend::kBlas;  // the trainer's default
+  MatmulBackend matmul = MatmulBackend::kTiled;  // the trainer's default
   bool profile = true;  // the built-in per-op profiler
   std::string simd = "best";  // Highway dispatch target: "best" or one name (LimitSimdTarget)
 };

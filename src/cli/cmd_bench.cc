@@ -18,7 +18,7 @@ struct BenchArgs {
   int runs = 0;  // 0: 1 for the baseline, 5 for --ablation
   int warmup = 0, steps = 0;
   int threads = 0;
-  std::string matmul = "blas";
+  std::string matmul = "tiled";
   std::string simd = "best";
   bool no_profile = false;
   bool torch = false;

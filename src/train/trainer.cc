@@ -91,7 +91,7 @@ Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads) {
 // The options that parse into values come back parsed.
 struct ParsedOptions {
   TokenFileFormat data_format = TokenFileFormat::kLlmc;
-  MatmulBackend matmul = MatmulBackend::kBlas;
+  MatmulBackend matmul = MatmulBackend::kTiled;
 };
 
 Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
