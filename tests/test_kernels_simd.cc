@@ -205,7 +205,7 @@ TEST(KernelsSimd, Encoder) {
       V out(B * T * C), dwte = dwte0, dwpe = dwpe0;
       ref::encoder_forward(out.data(), tok.data(), wte.data(), wpe.data(), B, T, C);
       ref::encoder_backward(dwte.data(), dwpe.data(), dout.data(), tok.data(), B, T, C);
-      V per_thread[2];
+      V per_thread[2], per_thread_wpe[2];
       for (int i = 0; i < 2; i++) {
         const Context& ctx = kContexts[i];
         SCOPED_TRACE(fmt::format("threads={}", ctx.n_threads));
@@ -217,8 +217,10 @@ TEST(KernelsSimd, Encoder) {
         ExpectAllNear(g_dwte, dwte, Tol(B * T + 1, MaxAbs(dwte)), "dwte");
         ExpectAllNear(g_dwpe, dwpe, Tol(B + 1, MaxAbs(dwpe)), "dwpe");
         per_thread[i] = g_dwte;
+        per_thread_wpe[i] = g_dwpe;
       }
       ExpectBitEqual(per_thread[0], per_thread[1], "dwte, 1 vs 2 threads");
+      ExpectBitEqual(per_thread_wpe[0], per_thread_wpe[1], "dwpe, 1 vs 2 threads");
     }
   });
 }
