@@ -111,6 +111,11 @@ TEST_F(Cli, ScalarSimdTargetTrainsLikeBest) {
   ExpectSuccess(scalar);
   ASSERT_EQ(StepLosses(best.out).size(), 3u);
   EXPECT_EQ(StepLosses(best.out), StepLosses(scalar.out));
+  // The run says which code it ran: the pinned target, and otherwise not the scalar one (every
+  // x86-64 CPU has SSE2 or better).
+  EXPECT_HAS_SUBSTR(scalar.out, "kernels: matmul tiled, SIMD SCALAR");
+  EXPECT_HAS_SUBSTR(best.out, "kernels: matmul tiled, SIMD ");
+  EXPECT_EQ(best.out.find("SIMD SCALAR"), std::string::npos) << best.out;
 }
 
 TEST_F(Cli, MissingSubcommand) { ExpectError(Run({}), 2, "subcommand"); }

@@ -15,6 +15,7 @@
 #include "data/loader.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
+#include "kernels/simd_targets.h"
 #include "model/gpt2.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
@@ -185,6 +186,7 @@ Status RunTraining(const TrainOptions& opt) {
   fmt::print("data: train {}{}\n", train_data.description(), have_val ? ", val " + val_data.description() : "");
   fmt::print("batch: B={} T={} ({} tokens/step), threads {}, steps {}{}\n", B, T, B * T, ctx.n_threads, opt.steps,
              resume_state.empty() ? "" : fmt::format(", resuming at step {}", state.step));
+  fmt::print("kernels: matmul {}, SIMD {}\n", MatmulBackendName(ctx.matmul), SimdTargetName(DispatchedSimdTarget()));
   fmt::print("memory: params {:.1f} MB, grads {:.1f} MB, adamw {:.1f} MB, activations {:.1f} MB\n",
              model.param_bytes() / 1e6, model.grad_bytes() / 1e6, adamw.state_bytes() / 1e6,
              model.activation_bytes() / 1e6);
