@@ -13,6 +13,7 @@
 #include "core/file_io.h"
 #include "core/rng.h"
 #include "data/shard.h"
+#include "kernels/reference/convert_ref.h"
 #include "model/gpt2.h"
 #include "optim/adamw.h"
 #include "test_io_util.h"
@@ -141,10 +142,49 @@ TEST(CheckpointModel, WrongMagic) {
   ExpectBadModel(b, "magic");
 }
 
-TEST(CheckpointModel, Bf16VersionNotSupportedYet) {
-  std::vector<uint8_t> b = TinyModelBytes();
+// llm.c's version 5: the same header, then every parameter as bf16. Saving
+// rounds each weight to nearest even; loading widens exactly, so a second save
+// gives the same bytes.
+TEST(CheckpointModel, Bf16RoundTripInLlmcLayout) {
+  TempDir dir;
+  GPT2 model;
+  MakeTinyModel(&model);
+  const std::string path = dir / "m_bf16.bin";
+  ASSERT_TRUE(SaveModel(path, model, WeightFormat::kBf16).ok());
+  const std::vector<uint8_t> bytes = ReadBytes(path);
+  const int64_t P = model.num_params();
+  ASSERT_EQ(bytes.size(), 1024u + 2u * P);
+  int32_t version;
+  std::memcpy(&version, bytes.data() + 4, 4);
+  EXPECT_EQ(version, 5);
+  uint16_t first;
+  std::memcpy(&first, bytes.data() + 1024, 2);
+  EXPECT_EQ(first, ref::f32_to_bf16(model.params()[0]));  // wte[0][0] leads, as in llm.c
+
+  ModelConfig cfg;
+  WeightFormat format = WeightFormat::kFp32;
+  ASSERT_TRUE(ReadModelConfig(path, &cfg, &format).ok());
+  EXPECT_EQ(format, WeightFormat::kBf16);
+  GPT2 loaded;
+  ASSERT_TRUE(LoadModel(path, &loaded).ok());
+  ASSERT_EQ(loaded.num_params(), P);
+  for (int64_t i = 0; i < P; i++)
+    ASSERT_EQ(loaded.params()[i], ref::bf16_to_f32(ref::f32_to_bf16(model.params()[i]))) << i;
+  ASSERT_TRUE(SaveModel(dir / "again.bin", loaded, WeightFormat::kBf16).ok());
+  EXPECT_EQ(ReadBytes(dir / "again.bin"), bytes);
+}
+
+TEST(CheckpointModel, Bf16HeaderWithTheWrongSizeIsRefused) {
+  std::vector<uint8_t> b = TinyModelBytes();  // fp32 body: twice the bytes version 5 expects
   SetHeader(&b, 1, 5);
-  ExpectBadModel(b, "bf16");
+  ExpectBadModel(b, "corrupt");
+  GPT2 model;
+  MakeTinyModel(&model);
+  TempDir dir;
+  ASSERT_TRUE(SaveModel(dir / "m.bin", model, WeightFormat::kBf16).ok());
+  b = ReadBytes(dir / "m.bin");
+  b.resize(b.size() - 3);
+  ExpectBadModel(b, "truncated");
 }
 
 TEST(CheckpointModel, OtherVersion) {

@@ -256,6 +256,27 @@ TEST_F(Cli, SampleWrongMagic) {
   ExpectError(Run({"sample", "--checkpoint", p, "--tokens", "5"}), 1, p);
 }
 
+// llm.c's bf16 model files (version 5) sample exactly like the fp32 file of
+// the same, widened, weights.
+TEST_F(Cli, SampleReadsBf16ModelFiles) {
+  const std::string fp32 = WriteTinyModel(dir_ / "model.bin");
+  GPT2 model;
+  ASSERT_TRUE(LoadModel(fp32, &model).ok());
+  const std::string bf16 = dir_ / "model_bf16.bin", widened = dir_ / "widened.bin";
+  ASSERT_TRUE(SaveModel(bf16, model, WeightFormat::kBf16).ok());
+  GPT2 back;
+  ASSERT_TRUE(LoadModel(bf16, &back).ok());
+  ASSERT_TRUE(SaveModel(widened, back).ok());
+  auto sample = [&](const std::string& path) {
+    return Run({"sample", "--checkpoint", path, "--tokens", "12", "--temperature", "0", "--prompt", "And", "--threads",
+                "1"});
+  };
+  const ProcessResult a = sample(bf16), b = sample(widened);
+  ExpectSuccess(a);
+  ExpectSuccess(b);
+  EXPECT_EQ(a.out, b.out);
+}
+
 TEST_F(Cli, SampleUnknownVocabulary) {
   const std::string p = WriteTinyModel(dir_ / "model.bin", 1000);
   ExpectError(Run({"sample", "--checkpoint", p, "--tokens", "5"}), 1, p);

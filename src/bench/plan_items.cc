@@ -9,7 +9,8 @@ const std::vector<PlanItem>& PlanItems() {
        "The pieces that exist: fp32<->bf16/fp16 conversion kernels (kernels/convert.h: round to nearest even, "
        "stochastic rounding for bf16, F16C where present; bit-exact against scalar references on every SIMD "
        "target) and the dynamic loss scaler (optim/loss_scaler.h: 2^16, x2 after 2000 clean steps, x0.5 and a "
-       "skipped step on overflow). The precision switch and the 16-bit kernels are not built yet.",
+       "skipped step on overflow), and llm.c's bf16 model files (version 5), read and written. The precision "
+       "switch and the 16-bit compute kernels are not built yet.",
        "(planned: `train --precision fp32|bf16|f16`)", "Planned: loss curves against fp32 on the same data."},
       {2, "Memory-mapped token shards", "not built yet",
        "Shards read through mmap so datasets larger than RAM train without being loaded. Today the loader "

@@ -2,23 +2,30 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "core/file_io.h"
+#include "kernels/convert.h"
 
 namespace cpu_llm {
 namespace {
 
 constexpr int kHeaderInts = 256;
 
-Status CheckModelHeader(const std::string& path, const int32_t* h, uint64_t file_size, ModelConfig* cfg) {
+// Parameters are converted in blocks this size: bounded scratch whatever the model.
+constexpr int64_t kConvertBlock = 1 << 20;
+
+Status CheckModelHeader(const std::string& path, const int32_t* h, uint64_t file_size, ModelConfig* cfg,
+                        WeightFormat* format) {
   if (h[0] != kModelMagic)
     return RuntimeError("{}: not an llm.c model checkpoint (magic {}, expected {})", path, h[0], kModelMagic);
-  if (h[1] == kModelVersionBf16)
-    return RuntimeError("{}: bf16 checkpoints (version 5) are not supported yet; use a version 3 (fp32) file", path);
-  if (h[1] != kModelVersionFp32)
-    return RuntimeError("{}: unsupported checkpoint version {} (expected {})", path, h[1], kModelVersionFp32);
+  if (h[1] != kModelVersionFp32 && h[1] != kModelVersionBf16)
+    return RuntimeError("{}: unsupported checkpoint version {} (expected {} for fp32 or {} for bf16)", path, h[1],
+                        kModelVersionFp32, kModelVersionBf16);
+  *format = h[1] == kModelVersionBf16 ? WeightFormat::kBf16 : WeightFormat::kFp32;
   cfg->max_seq_len = h[2];
   cfg->vocab_size = h[3];
   cfg->n_layer = h[4];
@@ -30,7 +37,8 @@ Status CheckModelHeader(const std::string& path, const int32_t* h, uint64_t file
   // Reject absurd shapes before multiplying them out.
   if (cfg->n_layer > 1024 || cfg->n_embd > 65536 || cfg->max_seq_len > (1 << 20) || cfg->padded_vocab_size > (1 << 24))
     return RuntimeError("{}: corrupt checkpoint header: implausible model shape", path);
-  const uint64_t expected = kHeaderInts * sizeof(int32_t) + ParameterCount(*cfg) * sizeof(float);
+  const uint64_t bytes_per_param = *format == WeightFormat::kBf16 ? sizeof(uint16_t) : sizeof(float);
+  const uint64_t expected = kHeaderInts * sizeof(int32_t) + ParameterCount(*cfg) * bytes_per_param;
   if (file_size != expected)
     return RuntimeError("{}: {} checkpoint: {} bytes, expected {} for {}", path,
                         file_size < expected ? "truncated" : "corrupt", file_size, expected, DescribeConfig(*cfg));
@@ -39,11 +47,11 @@ Status CheckModelHeader(const std::string& path, const int32_t* h, uint64_t file
 
 }  // namespace
 
-Status SaveModel(const std::string& path, const GPT2& model) {
+Status SaveModel(const std::string& path, const GPT2& model, WeightFormat format) {
   const ModelConfig& c = model.config();
   int32_t h[kHeaderInts] = {};
   h[0] = kModelMagic;
-  h[1] = kModelVersionFp32;
+  h[1] = format == WeightFormat::kBf16 ? kModelVersionBf16 : kModelVersionFp32;
   h[2] = c.max_seq_len;
   h[3] = c.vocab_size;
   h[4] = c.n_layer;
@@ -52,11 +60,22 @@ Status SaveModel(const std::string& path, const GPT2& model) {
   h[7] = c.padded_vocab_size;
   AtomicFileWriter w(path);
   w.Write(h, sizeof(h));
-  w.Write(model.params(), model.num_params() * sizeof(float));
+  if (format == WeightFormat::kFp32) {
+    w.Write(model.params(), model.num_params() * sizeof(float));
+  } else {
+    std::vector<uint16_t> block(std::min<int64_t>(kConvertBlock, model.num_params()));
+    for (int64_t i = 0; i < model.num_params(); i += kConvertBlock) {
+      const int64_t n = std::min<int64_t>(kConvertBlock, model.num_params() - i);
+      f32_to_bf16(Context{1}, block.data(), model.params() + i, n);
+      w.Write(block.data(), n * sizeof(uint16_t));
+    }
+  }
   return w.Finish();
 }
 
-Status ReadModelConfig(const std::string& path, ModelConfig* cfg) {
+Status ReadModelConfig(const std::string& path, ModelConfig* cfg, WeightFormat* format) {
+  WeightFormat unused;
+  if (!format) format = &unused;
   uint64_t size = 0;
   CPU_LLM_RETURN_IF_ERROR(StatRegularFile(path, &size));
   if (size < kHeaderInts * sizeof(int32_t))
@@ -67,19 +86,34 @@ Status ReadModelConfig(const std::string& path, ModelConfig* cfg) {
   size_t got = std::fread(h, sizeof(int32_t), kHeaderInts, f);
   std::fclose(f);
   if (got != kHeaderInts) return RuntimeError("{}: cannot read the checkpoint header", path);
-  return CheckModelHeader(path, h, size, cfg);
+  return CheckModelHeader(path, h, size, cfg, format);
 }
 
 Status LoadModel(const std::string& path, GPT2* model) {
   ModelConfig cfg;
-  CPU_LLM_RETURN_IF_ERROR(ReadModelConfig(path, &cfg));
+  WeightFormat format;
+  CPU_LLM_RETURN_IF_ERROR(ReadModelConfig(path, &cfg, &format));
   CPU_LLM_RETURN_IF_ERROR(model->Init(cfg));
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return RuntimeError("{}: cannot open: {}", path, ErrnoText(errno));
   std::fseek(f, kHeaderInts * sizeof(int32_t), SEEK_SET);
-  size_t got = std::fread(model->params(), sizeof(float), model->num_params(), f);
+  const int64_t n = model->num_params();
+  int64_t got = 0;
+  if (format == WeightFormat::kFp32) {
+    got = static_cast<int64_t>(std::fread(model->params(), sizeof(float), n, f));
+  } else {
+    // bf16 widens exactly: the fp32 weights are the file's values.
+    std::vector<uint16_t> block(std::min<int64_t>(kConvertBlock, n));
+    while (got < n) {
+      const int64_t want = std::min<int64_t>(kConvertBlock, n - got);
+      const int64_t read = static_cast<int64_t>(std::fread(block.data(), sizeof(uint16_t), want, f));
+      bf16_to_f32(Context{1}, model->params() + got, block.data(), read);
+      got += read;
+      if (read != want) break;
+    }
+  }
   std::fclose(f);
-  if (static_cast<int64_t>(got) != model->num_params()) return RuntimeError("{}: checkpoint changed while reading", path);
+  if (got != n) return RuntimeError("{}: checkpoint changed while reading", path);
   return Status();
 }
 

@@ -3,9 +3,10 @@
 // Both are written atomically; the state file is written second and names its
 // model file, so a state file on disk always has a complete model beside it.
 //
-// llm.c model file (version 3, fp32): 256 int32 header
-//   [0] 20240326  [1] 3  [2] maxT  [3] V  [4] L  [5] NH  [6] C  [7] Vp
-// then all parameters as float32 in ParamView order.
+// llm.c model file: 256 int32 header
+//   [0] 20240326  [1] version  [2] maxT  [3] V  [4] L  [5] NH  [6] C  [7] Vp
+// then all parameters in ParamView order: float32 for version 3, bf16 (the
+// top 16 bits of a float32) for version 5. Training checkpoints are version 3.
 //
 // State file (docs/FORMATS.md): 256 int64 header
 //   [0] 0x7374617465 ("state") magic  [1] version 1  [2] step
@@ -33,10 +34,14 @@ constexpr int32_t kModelVersionBf16 = 5;
 constexpr int64_t kStateMagic = 0x7374617465;
 constexpr int64_t kStateVersion = 1;
 
-Status SaveModel(const std::string& path, const GPT2& model);
-// Reads the header only.
-Status ReadModelConfig(const std::string& path, ModelConfig* cfg);
-// Initialises `model` with the file's config and weights.
+// How a model file stores the weights: llm.c's version 3 (fp32) or version 5
+// (bf16, rounded to nearest even; what llm.c's GPU trainer reads and writes).
+enum class WeightFormat { kFp32, kBf16 };
+
+Status SaveModel(const std::string& path, const GPT2& model, WeightFormat format = WeightFormat::kFp32);
+// Reads the header only; *format (if given) says how the weights are stored.
+Status ReadModelConfig(const std::string& path, ModelConfig* cfg, WeightFormat* format = nullptr);
+// Initialises `model` with the file's config and weights (bf16 widened to fp32).
 Status LoadModel(const std::string& path, GPT2* model);
 
 struct TrainState {
