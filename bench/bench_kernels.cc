@@ -22,6 +22,7 @@
 #include "core/context.h"
 #include "core/rng.h"
 #include "kernels/attention.h"
+#include "kernels/convert.h"
 #include "kernels/crossentropy.h"
 #include "kernels/encoder.h"
 #include "kernels/gelu.h"
@@ -358,6 +359,38 @@ void GradNorm(benchmark::State& state) {
   SetGbps(state, 4.0 * n);
 }
 
+// ------------------------------------------------------ 16-bit conversions
+
+// A GPT-2 124M weight copy each way: 4 bytes read and 2 written per element
+// (or 2 and 4). Kind: 0 bf16 nearest, 1 bf16 stochastic, 2 fp16.
+void ToHalf(benchmark::State& state, int kind) {
+  const Context ctx = ThreadsArg(state);
+  const int64_t n = cpu_llm::ParameterCount(cpu_llm::ModelConfig{});
+  cpu_llm::Rng rng(16);
+  const V w = RandomVec(rng, n, 0.02f);
+  std::vector<uint16_t> h(n);
+  for (auto _ : state) {
+    if (kind == 0) cpu_llm::f32_to_bf16(ctx, h.data(), w.data(), n);
+    if (kind == 1) cpu_llm::f32_to_bf16_stochastic(ctx, h.data(), w.data(), n, 7, 0);
+    if (kind == 2) cpu_llm::f32_to_f16(ctx, h.data(), w.data(), n);
+    benchmark::DoNotOptimize(h.data());
+  }
+  SetGbps(state, 6.0 * n);
+}
+
+void FromHalf(benchmark::State& state, int kind) {
+  const Context ctx = ThreadsArg(state);
+  const int64_t n = cpu_llm::ParameterCount(cpu_llm::ModelConfig{});
+  const std::vector<uint16_t> h(n, 0x3C00);
+  V w(n);
+  for (auto _ : state) {
+    if (kind == 0) cpu_llm::bf16_to_f32(ctx, w.data(), h.data(), n);
+    if (kind == 2) cpu_llm::f16_to_f32(ctx, w.data(), h.data(), n);
+    benchmark::DoNotOptimize(w.data());
+  }
+  SetGbps(state, 6.0 * n);
+}
+
 // 1 and 2 threads, timed by the wall clock (CPU time would add the threads up).
 benchmark::internal::Benchmark* Threads12(benchmark::internal::Benchmark* b) {
   return b->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -392,6 +425,11 @@ int main(int argc, char** argv) {
   Threads12(benchmark::RegisterBenchmark("EncoderBackward", EncoderBackward));
   Threads12(benchmark::RegisterBenchmark("AdamWUpdate", AdamWUpdate));
   Threads12(benchmark::RegisterBenchmark("GlobalGradNorm", GradNorm));
+  Threads12(benchmark::RegisterBenchmark("F32ToBf16", ToHalf, 0));
+  Threads12(benchmark::RegisterBenchmark("F32ToBf16Stochastic", ToHalf, 1));
+  Threads12(benchmark::RegisterBenchmark("F32ToF16", ToHalf, 2));
+  Threads12(benchmark::RegisterBenchmark("Bf16ToF32", FromHalf, 0));
+  Threads12(benchmark::RegisterBenchmark("F16ToF32", FromHalf, 2));
 
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
