@@ -41,6 +41,41 @@ void F32ToBf16Span(uint16_t* HWY_RESTRICT dst, const float* HWY_RESTRICT src, in
   for (; i < n; i++) dst[i] = ref::f32_to_bf16(src[i]);
 }
 
+void F32ToBf16StochasticSpan(uint16_t* HWY_RESTRICT dst, const float* HWY_RESTRICT src, int64_t n, uint64_t seed,
+                             uint64_t first_index) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<uint16_t, decltype(df)> du16;
+  const int64_t L = hn::Lanes(df);
+  const auto seed_mix = hn::Set(du, static_cast<uint32_t>(seed ^ (seed >> 32)));
+  // The Weyl step of ref::RoundingNoise, index * golden + seed, advanced by
+  // L * golden per vector (all mod 2^32).
+  auto weyl = hn::Add(hn::Mul(hn::Iota(du, static_cast<uint32_t>(first_index)), hn::Set(du, 0x9E3779B1u)), seed_mix);
+  const auto weyl_step = hn::Set(du, static_cast<uint32_t>(L) * 0x9E3779B1u);
+  int64_t i = 0;
+  for (; i + L <= n; i += L, weyl = hn::Add(weyl, weyl_step)) {
+    // ref::RoundingNoise on every lane.
+    auto x = weyl;
+    x = hn::Xor(x, hn::ShiftRight<16>(x));
+    x = hn::Mul(x, hn::Set(du, 0x85EBCA6Bu));
+    x = hn::Xor(x, hn::ShiftRight<13>(x));
+    x = hn::Mul(x, hn::Set(du, 0xC2B2AE35u));
+    x = hn::Xor(x, hn::ShiftRight<16>(x));
+    const auto noise = hn::And(x, hn::Set(du, 0xFFFFu));
+    const auto bits = hn::BitCast(du, hn::LoadU(df, src + i));
+    const auto magnitude = hn::BitCast(di, hn::And(bits, hn::Set(du, 0x7FFFFFFFu)));
+    // Infinities and NaNs round as to nearest: noise must not turn them into
+    // each other.
+    const auto special = hn::RebindMask(du, hn::Gt(magnitude, hn::Set(di, 0x7F7FFFFF)));
+    const auto is_nan = hn::RebindMask(du, hn::Gt(magnitude, hn::Set(di, 0x7F800000)));
+    const auto kept = hn::IfThenElse(is_nan, hn::Or(bits, hn::Set(du, 0x00400000u)), bits);
+    const auto top = hn::ShiftRight<16>(hn::IfThenElse(special, kept, hn::Add(bits, noise)));
+    hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di, top)), du16, dst + i);
+  }
+  for (; i < n; i++) dst[i] = ref::f32_to_bf16_stochastic(src[i], seed, first_index + i);
+}
+
 void Bf16ToF32Span(float* HWY_RESTRICT dst, const uint16_t* HWY_RESTRICT src, int64_t n) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
@@ -93,6 +128,7 @@ HWY_AFTER_NAMESPACE();
 namespace cpu_llm {
 
 HWY_EXPORT(F32ToBf16Span);
+HWY_EXPORT(F32ToBf16StochasticSpan);
 HWY_EXPORT(Bf16ToF32Span);
 HWY_EXPORT(F32ToF16Span);
 HWY_EXPORT(F16ToF32Span);
@@ -101,12 +137,10 @@ void f32_to_bf16(const Context& ctx, uint16_t* dst, const float* src, int64_t n)
   ParallelForBlocks(ctx, n, [&](int64_t i, int64_t m) { HWY_DYNAMIC_DISPATCH(F32ToBf16Span)(dst + i, src + i, m); });
 }
 
-// The 64-bit hash per element costs more than the rounding; it is scalar
-// for now (the weight copy it serves is refreshed once per step).
 void f32_to_bf16_stochastic(const Context& ctx, uint16_t* dst, const float* src, int64_t n, uint64_t seed,
                             uint64_t first_index) {
   ParallelForBlocks(ctx, n, [&](int64_t i, int64_t m) {
-    for (int64_t j = i; j < i + m; j++) dst[j] = ref::f32_to_bf16_stochastic(src[j], seed, first_index + j);
+    HWY_DYNAMIC_DISPATCH(F32ToBf16StochasticSpan)(dst + i, src + i, m, seed, first_index + i);
   });
 }
 

@@ -33,15 +33,17 @@ inline float bf16_to_f32(uint16_t h) { return BitsFloat(static_cast<uint32_t>(h)
 
 // The random 16 bits stochastic rounding adds below a bf16's last bit: a hash
 // of (seed, element index), so the result does not depend on threads or
-// blocking and a run repeats exactly.
+// blocking and a run repeats exactly. 32-bit arithmetic only (a Weyl step on
+// the index, then MurmurHash3's finalizer), so vector code computes the same
+// bits lane by lane; the index wraps at 2^32 elements, harmless for noise.
 inline uint32_t RoundingNoise(uint64_t seed, uint64_t index) {
-  uint64_t x = seed ^ (index * 0x9E3779B97F4A7C15ull);
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return static_cast<uint32_t>(x) & 0xFFFFu;
+  uint32_t x = static_cast<uint32_t>(index) * 0x9E3779B1u + static_cast<uint32_t>(seed ^ (seed >> 32));
+  x ^= x >> 16;
+  x *= 0x85EBCA6Bu;
+  x ^= x >> 13;
+  x *= 0xC2B2AE35u;
+  x ^= x >> 16;
+  return x & 0xFFFFu;
 }
 
 // Rounds up with probability equal to the dropped fraction, so the expected
