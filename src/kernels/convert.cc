@@ -18,25 +18,35 @@ namespace cpu_llm {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// The bf16 of a float's bits: the top half of bits + addend (addend <= 0xFFFF:
+// 0x7FFF plus the kept part's lowest bit rounds to nearest even, random bits
+// round stochastically). Infinities come through either addend unchanged;
+// NaNs are quieted instead, as the addend could carry their payload into the
+// exponent and make them infinite.
+template <class DF, class VU = hn::Vec<hn::RebindToUnsigned<DF>>>
+HWY_INLINE hn::Vec<hn::Rebind<uint16_t, DF>> RoundToBf16(DF df, VU bits, VU addend) {
+  const hn::RebindToUnsigned<DF> du;
+  const hn::RebindToSigned<DF> di;
+  // |x| above infinity's bits is NaN; as int32 the magnitude is >= 0, so a
+  // signed compare is exact.
+  const auto magnitude = hn::BitCast(di, hn::And(bits, hn::Set(du, 0x7FFFFFFFu)));
+  const auto is_nan = hn::RebindMask(du, hn::Gt(magnitude, hn::Set(di, 0x7F800000)));
+  const auto quiet_nan = hn::Or(bits, hn::Set(du, 0x00400000u));
+  const auto top = hn::ShiftRight<16>(hn::IfThenElse(is_nan, quiet_nan, hn::Add(bits, addend)));
+  // top <= 0xFFFF, so the saturating narrowing is exact.
+  return hn::DemoteTo(hn::Rebind<uint16_t, DF>(), hn::BitCast(di, top));
+}
+
 void F32ToBf16Span(uint16_t* HWY_RESTRICT dst, const float* HWY_RESTRICT src, int64_t n) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
-  const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<uint16_t, decltype(df)> du16;
   const int64_t L = hn::Lanes(df);
   int64_t i = 0;
   for (; i + L <= n; i += L) {
     const auto bits = hn::BitCast(du, hn::LoadU(df, src + i));
     const auto lsb = hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u));
-    const auto nearest = hn::Add(bits, hn::Add(hn::Set(du, 0x7FFFu), lsb));
-    // |x| above infinity's bits is NaN; as int32 the magnitude is >= 0, so a
-    // signed compare is exact.
-    const auto magnitude = hn::BitCast(di, hn::And(bits, hn::Set(du, 0x7FFFFFFFu)));
-    const auto is_nan = hn::RebindMask(du, hn::Gt(magnitude, hn::Set(di, 0x7F800000)));
-    const auto quiet_nan = hn::Or(bits, hn::Set(du, 0x00400000u));
-    const auto top = hn::ShiftRight<16>(hn::IfThenElse(is_nan, quiet_nan, nearest));
-    // top <= 0xFFFF, so the saturating narrowing is exact.
-    hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di, top)), du16, dst + i);
+    hn::StoreU(RoundToBf16(df, bits, hn::Add(hn::Set(du, 0x7FFFu), lsb)), du16, dst + i);
   }
   for (; i < n; i++) dst[i] = ref::f32_to_bf16(src[i]);
 }
@@ -45,7 +55,6 @@ void F32ToBf16StochasticSpan(uint16_t* HWY_RESTRICT dst, const float* HWY_RESTRI
                              uint64_t first_index) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
-  const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<uint16_t, decltype(df)> du16;
   const int64_t L = hn::Lanes(df);
   const auto seed_mix = hn::Set(du, static_cast<uint32_t>(seed ^ (seed >> 32)));
@@ -63,15 +72,7 @@ void F32ToBf16StochasticSpan(uint16_t* HWY_RESTRICT dst, const float* HWY_RESTRI
     x = hn::Mul(x, hn::Set(du, 0xC2B2AE35u));
     x = hn::Xor(x, hn::ShiftRight<16>(x));
     const auto noise = hn::And(x, hn::Set(du, 0xFFFFu));
-    const auto bits = hn::BitCast(du, hn::LoadU(df, src + i));
-    const auto magnitude = hn::BitCast(di, hn::And(bits, hn::Set(du, 0x7FFFFFFFu)));
-    // Infinities and NaNs round as to nearest: noise must not turn them into
-    // each other.
-    const auto special = hn::RebindMask(du, hn::Gt(magnitude, hn::Set(di, 0x7F7FFFFF)));
-    const auto is_nan = hn::RebindMask(du, hn::Gt(magnitude, hn::Set(di, 0x7F800000)));
-    const auto kept = hn::IfThenElse(is_nan, hn::Or(bits, hn::Set(du, 0x00400000u)), bits);
-    const auto top = hn::ShiftRight<16>(hn::IfThenElse(special, kept, hn::Add(bits, noise)));
-    hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di, top)), du16, dst + i);
+    hn::StoreU(RoundToBf16(df, hn::BitCast(du, hn::LoadU(df, src + i)), noise), du16, dst + i);
   }
   for (; i < n; i++) dst[i] = ref::f32_to_bf16_stochastic(src[i], seed, first_index + i);
 }
