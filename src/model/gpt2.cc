@@ -135,17 +135,7 @@ Status GPT2::Forward(const Context& ctx, const int32_t* tokens, const int32_t* t
                      float* mean_loss, float* logits) {
   CPU_LLM_RETURN_IF_ERROR(ForwardBody(ctx, tokens, targets, B, T));
   grad_scale_ = 0.0f;
-  const int BT = B * T;
-  if (logits) {
-    Timed(ctx.profiler, Op::kMatmulLmHead, Pass::kForward, [&] {
-      matmul_forward(ctx, logits, acts_.lnf, param_view().wte, nullptr, BT, cfg_.n_embd, cfg_.padded_vocab_size);
-    });
-  }
-  if (!targets) {
-    *mean_loss = NAN;
-    return Status();
-  }
-  HeadForward(ctx, targets, 0.0f, mean_loss);
+  HeadForward(ctx, targets, 0.0f, logits, mean_loss);
   return Status();
 }
 
@@ -154,7 +144,7 @@ Status GPT2::ForwardForTraining(const Context& ctx, const int32_t* tokens, const
   if (!targets) return UsageError("a training forward pass needs targets");
   if (!(grad_scale > 0.0f)) return UsageError("gradient scale must be positive (got {})", grad_scale);
   CPU_LLM_RETURN_IF_ERROR(ForwardBody(ctx, tokens, targets, B, T));
-  HeadForward(ctx, targets, grad_scale, mean_loss);
+  HeadForward(ctx, targets, grad_scale, nullptr, mean_loss);
   grad_scale_ = grad_scale;
   return Status();
 }

@@ -149,9 +149,11 @@ class GPT2 {
 
  private:
   Status ForwardBody(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T);
-  // LM head and loss over chunks of kHeadRows rows (gpt2_head.cc); with
-  // grad_scale > 0 also the head's backward, chunk by chunk.
-  void HeadForward(const Context& ctx, const int32_t* targets, float grad_scale, float* mean_loss);
+  // LM head and loss over chunks of kHeadRows rows (gpt2_head.cc): the loss
+  // when targets are given (else *mean_loss is NaN), every logit into
+  // logits (B,T,Vp) when that is not null, and with grad_scale > 0 (training,
+  // no logits) the head's backward, chunk by chunk.
+  void HeadForward(const Context& ctx, const int32_t* targets, float grad_scale, float* logits, float* mean_loss);
 
   ModelConfig cfg_;
   FloatArena params_;

@@ -5,6 +5,7 @@
 // share to wte's gradient and give d_lnf for those rows. The chunks are fixed
 // by B*T alone, so the sums they split do not depend on the thread count.
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/crossentropy.h"
 #include "kernels/matmul.h"
@@ -12,7 +13,8 @@
 
 namespace cpu_llm {
 
-void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_scale, float* mean_loss) {
+void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_scale, float* logits,
+                       float* mean_loss) {
   const int C = cfg_.n_embd, V = cfg_.vocab_size, Vp = cfg_.padded_vocab_size;
   const int BT = cur_B_ * cur_T_;
   const ParamView p = param_view();
@@ -21,14 +23,19 @@ void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_sc
   const ScratchView& s = scratch_;
   Profiler* prof = ctx.profiler;
   const float dloss = grad_scale / static_cast<float>(BT);
+  if (!targets) *mean_loss = NAN;
+  if (!targets && !logits) return;  // nothing asked of the head
 
   for (int r0 = 0; r0 < BT; r0 += kHeadRows) {
     const int rows = std::min(kHeadRows, BT - r0);
     const float* lnf = a.lnf + (int64_t)r0 * C;
+    // The caller's buffer, when it wants every logit, else the scratch chunk.
+    float* chunk = logits ? logits + (int64_t)r0 * Vp : s.logits;
     Timed(prof, Op::kMatmulLmHead, Pass::kForward,
-          [&] { matmul_forward(ctx, s.logits, lnf, p.wte, nullptr, rows, C, Vp); });
+          [&] { matmul_forward(ctx, chunk, lnf, p.wte, nullptr, rows, C, Vp); });
+    if (!targets) continue;
     Timed(prof, Op::kCrossEntropy, Pass::kForward, [&] {
-      crossentropy_forward(ctx, a.losses + r0, a.lse + r0, s.logits, targets + r0, rows, V, Vp);
+      crossentropy_forward(ctx, a.losses + r0, a.lse + r0, chunk, targets + r0, rows, V, Vp);
     });
     if (grad_scale == 0.0f) continue;
     Timed(prof, Op::kCrossEntropy, Pass::kBackward, [&] {
@@ -38,6 +45,7 @@ void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_sc
       matmul_backward(ctx, s.d_ln + (int64_t)r0 * C, g.wte, nullptr, s.logits, lnf, p.wte, rows, C, Vp);
     });
   }
+  if (!targets) return;
   double sum = 0.0;
   for (int i = 0; i < BT; i++) sum += a.losses[i];
   *mean_loss = static_cast<float>(sum / BT);
