@@ -21,15 +21,25 @@ std::array<int64_t, kNumParamTensors> ParamSizes(const ModelConfig& cfg) {
           L * C,          L * C,     L * 4 * C * C, L * 4 * C,            L * C * 4 * C, L * C,     C, C};
 }
 
-ParamView MakeParamView(float* base, const ModelConfig& cfg) {
-  auto sizes = ParamSizes(cfg);
-  float* p[kNumParamTensors];
-  for (int i = 0; i < kNumParamTensors; i++) {
-    p[i] = base;
+namespace {
+
+// Points views' members (all float*, in order) at consecutive runs of base.
+template <class View, size_t N>
+View CarveView(float* base, const std::array<int64_t, N>& sizes) {
+  static_assert(sizeof(View) == N * sizeof(float*));
+  float* ptrs[N];
+  for (size_t i = 0; i < N; i++) {
+    ptrs[i] = base;
     base += sizes[i];
   }
-  return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]};
+  View view;
+  std::memcpy(&view, ptrs, sizeof(view));
+  return view;
 }
+
+}  // namespace
+
+ParamView MakeParamView(float* base, const ModelConfig& cfg) { return CarveView<ParamView>(base, ParamSizes(cfg)); }
 
 bool ParamIsMatrix(int i) { return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12; }
 
@@ -50,20 +60,6 @@ std::array<int64_t, 9> ScratchSizes(const ModelConfig& cfg, int B, int T, int n_
   return {BT * C,     BT * 4 * C, head_rows * cfg.padded_vocab_size,
           BT * C,     BT * C,     BT * 3 * C,
           BT * C,     BT * 4 * C, attention_scratch_floats(n_threads, T, cfg.n_embd, cfg.n_head)};
-}
-
-// Points views' members (all float*, in order) at consecutive runs of base.
-template <class View, size_t N>
-View CarveView(float* base, const std::array<int64_t, N>& sizes) {
-  static_assert(sizeof(View) == N * sizeof(float*));
-  float* ptrs[N];
-  for (size_t i = 0; i < N; i++) {
-    ptrs[i] = base;
-    base += sizes[i];
-  }
-  View view;
-  std::memcpy(&view, ptrs, sizeof(view));
-  return view;
 }
 
 template <size_t N>
