@@ -25,4 +25,21 @@ const char* MatmulBackendName(MatmulBackend backend) {
   return "tiled";
 }
 
+Status ParsePrecision(const std::string& name, Precision* precision) {
+  if (name == "fp32") *precision = Precision::kFp32;
+  else if (name == "bf16") *precision = Precision::kBf16;
+  else if (name == "fp16" || name == "f16") *precision = Precision::kFp16;
+  else return UsageError("--precision: unknown precision '{}' (expected fp32, bf16 or fp16)", name);
+  return Status();
+}
+
+const char* PrecisionName(Precision precision) {
+  switch (precision) {
+    case Precision::kBf16: return "bf16";
+    case Precision::kFp16: return "fp16";
+    case Precision::kFp32: break;
+  }
+  return "fp32";
+}
+
 }  // namespace cpu_llm

@@ -22,10 +22,22 @@ class Profiler;
 // at the shapes tested. Both repeat exactly for a given thread count.
 enum class MatmulBackend { kTiled, kNaive, kBlas, kOneDnn };
 
+// Number format of the linear layers' products (plan item 1). kFp32 computes
+// them in fp32 throughout. kBf16 and kFp16 are mixed precision: every operand
+// of a product (weights, activations, activation gradients) is rounded to the
+// 16-bit format, to nearest even, before it is multiplied, and the products
+// are summed in fp32, what a bf16/fp16 GEMM with fp32 accumulation computes;
+// activations saved for backward are stored in the 16-bit format. Master
+// weights, weight gradients, optimizer state, layernorm statistics, softmax,
+// cross-entropy and reductions stay fp32. kFp16 needs loss scaling (fp16's
+// range is narrow, see optim/loss_scaler.h); kBf16 has fp32's range.
+enum class Precision { kFp32, kBf16, kFp16 };
+
 struct Context {
   int n_threads = 1;             // OpenMP threads each parallel region uses
   Profiler* profiler = nullptr;  // per-op timing when set (see core/profiler.h)
   MatmulBackend matmul = MatmulBackend::kTiled;
+  Precision precision = Precision::kFp32;
 };
 
 // All hardware threads, or the value of OMP_NUM_THREADS when set.
@@ -34,5 +46,9 @@ int DefaultThreadCount();
 // "tiled" / "naive" / "blas" / "onednn" <-> MatmulBackend.
 Status ParseMatmulBackend(const std::string& name, MatmulBackend* backend);
 const char* MatmulBackendName(MatmulBackend backend);
+
+// "fp32" / "bf16" / "fp16" <-> Precision.
+Status ParsePrecision(const std::string& name, Precision* precision);
+const char* PrecisionName(Precision precision);
 
 }  // namespace cpu_llm
