@@ -144,5 +144,37 @@ TEST(Convert, EveryTargetMatchesTheReferenceBitForBit) {
   EXPECT_GE(ran.size(), 2u);
 }
 
+// Mixed precision's storage of activations: the 16-bit copy is the
+// conversion's, the fp32 values left behind are that copy widened, and
+// rounding in place gives the same values.
+TEST(Convert, StoreRoundedAndRoundInPlaceMatchTheReference) {
+  const std::vector<float> x = Inputs();
+  const int64_t n = static_cast<int64_t>(x.size());
+  test::ForEachSimdTarget([&] {
+    for (const Context& ctx : test::kContexts) {
+      for (Precision p : {Precision::kBf16, Precision::kFp16}) {
+        SCOPED_TRACE(PrecisionName(p));
+        auto to16 = [&](float f) { return p == Precision::kBf16 ? ref::f32_to_bf16(f) : ref::f32_to_f16(f); };
+        auto to32 = [&](uint16_t h) { return p == Precision::kBf16 ? ref::bf16_to_f32(h) : ref::f16_to_f32(h); };
+        std::vector<uint16_t> h(n);
+        std::vector<float> stored = x, rounded = x, widened(n);
+        store_rounded(ctx, p, h.data(), stored.data(), n);
+        round_to_precision(ctx, p, rounded.data(), n);
+        widen_to_f32(ctx, p, widened.data(), h.data(), n);
+        for (int64_t i = 0; i < n; i++) {
+          ASSERT_EQ(h[i], to16(x[i])) << i;
+          const uint32_t want = FloatBits(to32(to16(x[i])));
+          ASSERT_EQ(FloatBits(stored[i]), want) << i;
+          ASSERT_EQ(FloatBits(rounded[i]), want) << i;
+          ASSERT_EQ(FloatBits(widened[i]), want) << i;
+        }
+      }
+      std::vector<float> same = x;
+      round_to_precision(ctx, Precision::kFp32, same.data(), n);
+      for (int64_t i = 0; i < n; i++) ASSERT_EQ(FloatBits(same[i]), FloatBits(x[i]));
+    }
+  });
+}
+
 }  // namespace
 }  // namespace cpu_llm

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "hwy/highway.h"
+#include "kernels/convert-inl.h"
 #include "kernels/convert.h"
 #include "kernels/parallel.h"
 #include "kernels/reference/convert_ref.h"
@@ -18,22 +19,12 @@ namespace cpu_llm {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The bf16 of a float's bits: the top half of bits + addend (addend <= 0xFFFF:
-// 0x7FFF plus the kept part's lowest bit rounds to nearest even, random bits
-// round stochastically). Infinities come through either addend unchanged;
-// NaNs are quieted instead, as the addend could carry their payload into the
-// exponent and make them infinite.
+// The bf16 bit patterns of Bf16RoundedBits' results.
 template <class DF, class VU = hn::Vec<hn::RebindToUnsigned<DF>>>
 HWY_INLINE hn::Vec<hn::Rebind<uint16_t, DF>> RoundToBf16(DF df, VU bits, VU addend) {
-  const hn::RebindToUnsigned<DF> du;
   const hn::RebindToSigned<DF> di;
-  // |x| above infinity's bits is NaN; as int32 the magnitude is >= 0, so a
-  // signed compare is exact.
-  const auto magnitude = hn::BitCast(di, hn::And(bits, hn::Set(du, 0x7FFFFFFFu)));
-  const auto is_nan = hn::RebindMask(du, hn::Gt(magnitude, hn::Set(di, 0x7F800000)));
-  const auto quiet_nan = hn::Or(bits, hn::Set(du, 0x00400000u));
-  const auto top = hn::ShiftRight<16>(hn::IfThenElse(is_nan, quiet_nan, hn::Add(bits, addend)));
-  // top <= 0xFFFF, so the saturating narrowing is exact.
+  // The top half is <= 0xFFFF, so the saturating narrowing is exact.
+  const auto top = hn::ShiftRight<16>(Bf16RoundedBits(df, bits, addend));
   return hn::DemoteTo(hn::Rebind<uint16_t, DF>(), hn::BitCast(di, top));
 }
 
@@ -45,8 +36,7 @@ void F32ToBf16Span(uint16_t* HWY_RESTRICT dst, const float* HWY_RESTRICT src, in
   int64_t i = 0;
   for (; i + L <= n; i += L) {
     const auto bits = hn::BitCast(du, hn::LoadU(df, src + i));
-    const auto lsb = hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u));
-    hn::StoreU(RoundToBf16(df, bits, hn::Add(hn::Set(du, 0x7FFFu), lsb)), du16, dst + i);
+    hn::StoreU(RoundToBf16(df, bits, NearestEvenAddend(df, bits)), du16, dst + i);
   }
   for (; i < n; i++) dst[i] = ref::f32_to_bf16(src[i]);
 }
@@ -90,9 +80,8 @@ void Bf16ToF32Span(float* HWY_RESTRICT dst, const uint16_t* HWY_RESTRICT src, in
   for (; i < n; i++) dst[i] = ref::bf16_to_f32(src[i]);
 }
 
-// F16C (AVX2 and AVX-512 targets) rounds to nearest even and quiets NaNs the
-// way the reference does; older targets take the reference itself.
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2 && !defined(HWY_DISABLE_F16C)
+// F16C where the target has it (see convert-inl.h), the reference elsewhere.
+#if CPU_LLM_HAVE_F16C_TARGET
 void F32ToF16Span(uint16_t* HWY_RESTRICT dst, const float* HWY_RESTRICT src, int64_t n) {
   const hn::ScalableTag<float> df;
   const hn::Rebind<hwy::float16_t, decltype(df)> dh;
@@ -121,6 +110,35 @@ void F16ToF32Span(float* HWY_RESTRICT dst, const uint16_t* HWY_RESTRICT src, int
 }
 #endif
 
+void StoreRoundedSpan(Precision precision, uint16_t* HWY_RESTRICT dst, float* HWY_RESTRICT x, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const hn::Rebind<uint16_t, decltype(df)> du16;
+  const int64_t L = hn::Lanes(df);
+  int64_t i = 0;
+  if (precision == Precision::kBf16) {
+    for (; i + L <= n; i += L) {
+      const auto bits = hn::BitCast(du, hn::LoadU(df, x + i));
+      const auto half = RoundToBf16(df, bits, NearestEvenAddend(df, bits));
+      hn::StoreU(half, du16, dst + i);
+      hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du, half))), df, x + i);
+    }
+    for (; i < n; i++) x[i] = ref::bf16_to_f32(dst[i] = ref::f32_to_bf16(x[i]));
+    return;
+  }
+#if CPU_LLM_HAVE_F16C_TARGET
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  for (; i + L <= n; i += L) {
+    const auto half = hn::DemoteTo(dh, hn::LoadU(df, x + i));
+    hn::StoreU(half, dh, reinterpret_cast<hwy::float16_t*>(dst + i));
+    hn::StoreU(hn::PromoteTo(df, half), df, x + i);
+  }
+#endif
+  for (; i < n; i++) x[i] = ref::f16_to_f32(dst[i] = ref::f32_to_f16(x[i]));
+}
+
+void RoundSpan(Precision precision, float* HWY_RESTRICT x, int64_t n) { RoundSpanInPlace(precision, x, n); }
+
 }  // namespace HWY_NAMESPACE
 }  // namespace cpu_llm
 HWY_AFTER_NAMESPACE();
@@ -133,6 +151,8 @@ HWY_EXPORT(F32ToBf16StochasticSpan);
 HWY_EXPORT(Bf16ToF32Span);
 HWY_EXPORT(F32ToF16Span);
 HWY_EXPORT(F16ToF32Span);
+HWY_EXPORT(StoreRoundedSpan);
+HWY_EXPORT(RoundSpan);
 
 void f32_to_bf16(const Context& ctx, uint16_t* dst, const float* src, int64_t n) {
   ParallelForBlocks(ctx, n, [&](int64_t i, int64_t m) { HWY_DYNAMIC_DISPATCH(F32ToBf16Span)(dst + i, src + i, m); });
@@ -155,6 +175,22 @@ void f32_to_f16(const Context& ctx, uint16_t* dst, const float* src, int64_t n) 
 
 void f16_to_f32(const Context& ctx, float* dst, const uint16_t* src, int64_t n) {
   ParallelForBlocks(ctx, n, [&](int64_t i, int64_t m) { HWY_DYNAMIC_DISPATCH(F16ToF32Span)(dst + i, src + i, m); });
+}
+
+void store_rounded(const Context& ctx, Precision precision, uint16_t* dst, float* x, int64_t n) {
+  ParallelForBlocks(ctx, n, [&](int64_t i, int64_t m) {
+    HWY_DYNAMIC_DISPATCH(StoreRoundedSpan)(precision, dst + i, x + i, m);
+  });
+}
+
+void widen_to_f32(const Context& ctx, Precision precision, float* dst, const uint16_t* src, int64_t n) {
+  if (precision == Precision::kFp16) return f16_to_f32(ctx, dst, src, n);
+  bf16_to_f32(ctx, dst, src, n);
+}
+
+void round_to_precision(const Context& ctx, Precision precision, float* x, int64_t n) {
+  if (precision == Precision::kFp32) return;
+  ParallelForBlocks(ctx, n, [&](int64_t i, int64_t m) { HWY_DYNAMIC_DISPATCH(RoundSpan)(precision, x + i, m); });
 }
 
 }  // namespace cpu_llm

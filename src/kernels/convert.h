@@ -23,4 +23,14 @@ void bf16_to_f32(const Context& ctx, float* dst, const uint16_t* src, int64_t n)
 void f32_to_f16(const Context& ctx, uint16_t* dst, const float* src, int64_t n);
 void f16_to_f32(const Context& ctx, float* dst, const uint16_t* src, int64_t n);
 
+// Mixed-precision storage (Context::precision, kBf16 or kFp16). Saving an
+// activation: dst (n) = x (n) in the format, to nearest even, and x
+// overwritten with those values widened back, so the forward pass goes on
+// with exactly what backward will read.
+void store_rounded(const Context& ctx, Precision precision, uint16_t* dst, float* x, int64_t n);
+// dst (n) = src (n) widened from the format.
+void widen_to_f32(const Context& ctx, Precision precision, float* dst, const uint16_t* src, int64_t n);
+// x (n) rounded in place to the format's values (kFp32: unchanged).
+void round_to_precision(const Context& ctx, Precision precision, float* x, int64_t n);
+
 }  // namespace cpu_llm

@@ -23,6 +23,7 @@
 #include "hwy/aligned_allocator.h"
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
+#include "kernels/convert-inl.h"
 #include "kernels/gemm.h"
 
 // What every target shares, compiled once: foreach_target.h includes this
@@ -50,6 +51,7 @@ struct GemmArgs {
   float* c;
   int64_t ldc;
   bool accumulate;
+  Precision precision;  // operands rounded to it as they are packed
 };
 
 struct PackBuffers {
@@ -249,14 +251,17 @@ void DotColumns(const GemmArgs& g, int n0, int n1) {
       const float* am = g.a.data + m * g.a.row_stride;
       // Four accumulators keep four FMAs in flight.
       V acc[4] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
+      // Mixed precision rounds the operands as they are loaded (they are
+      // not packed here).
+      const Precision p = g.precision;
+      auto load = [&](const float* x) { return RoundToPrecision(d, hn::LoadU(d, x), p); };
       int k = 0;
       for (; k + 4 * kLanes <= g.K; k += 4 * kLanes)
 #pragma GCC unroll 4
-        for (int v = 0; v < 4; v++)
-          acc[v] = hn::MulAdd(hn::LoadU(d, am + k + v * kLanes), hn::LoadU(d, bn + k + v * kLanes), acc[v]);
-      for (; k + kLanes <= g.K; k += kLanes) acc[0] = hn::MulAdd(hn::LoadU(d, am + k), hn::LoadU(d, bn + k), acc[0]);
+        for (int v = 0; v < 4; v++) acc[v] = hn::MulAdd(load(am + k + v * kLanes), load(bn + k + v * kLanes), acc[v]);
+      for (; k + kLanes <= g.K; k += kLanes) acc[0] = hn::MulAdd(load(am + k), load(bn + k), acc[0]);
       float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc[0], acc[1]), hn::Add(acc[2], acc[3]))));
-      for (; k < g.K; k++) sum += am[k] * bn[k];
+      for (; k < g.K; k++) sum += RoundToPrecision(am[k], p) * RoundToPrecision(bn[k], p);
       float* cmn = g.c + m * g.ldc + n;
       *cmn = g.accumulate ? *cmn + sum : sum + (g.bias ? g.bias[n] : 0.0f);
     }
@@ -295,14 +300,19 @@ void GemmThread(const GemmArgs& g, int thread, int n_threads) {
     for (int pc = 0; pc < g.K; pc += kKC) {
       const int kc = std::min(kKC, g.K - pc);
       const bool overwrite = !g.accumulate && pc == 0;
-      for (int jr = 0; jr < nc; jr += kNR)
+      for (int jr = 0; jr < nc; jr += kNR) {
         PackSliver<kNR>(b.data + pc * b.row_stride + (jc + jr) * b.col_stride, b.col_stride, b.row_stride,
                         std::min(kNR, nc - jr), kc, buf.b + jr * kc);
+        RoundSpanInPlace(g.precision, buf.b + jr * kc, int64_t{kc} * kNR);
+      }
       for (int ic = m0; ic < m1; ic += kMC) {
         const int mc = std::min(kMC, m1 - ic);
-        for (int ir = 0; ir < mc; ir += kMR)
+        for (int ir = 0; ir < mc; ir += kMR) {
           PackSliver<kMR>(a.data + (ic + ir) * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride,
                           std::min(kMR, mc - ir), kc, buf.a + ir * kc);
+          // While the sliver is in L1: the rounding costs one pass there.
+          RoundSpanInPlace(g.precision, buf.a + ir * kc, int64_t{kc} * kMR);
+        }
         // One b sliver stays in L1 while the a slivers of the block pass it.
         for (int jr = 0; jr < nc; jr += kNR)
           for (int ir = 0; ir < mc; ir += kMR)
@@ -332,7 +342,7 @@ void Gemm(const Context& ctx, int M, int N, int K, StridedMatrix a, StridedMatri
         for (int n = 0; n < N; n++) c[m * ldc + n] = bias ? bias[n] : 0.0f;
     return;
   }
-  const gemm_detail::GemmArgs args{M, N, K, a, b, bias, c, ldc, accumulate};
+  const gemm_detail::GemmArgs args{M, N, K, a, b, bias, c, ldc, accumulate, ctx.precision};
   // The split is by omp_get_num_threads(), the team OpenMP actually formed.
 #pragma omp parallel num_threads(ctx.n_threads)
   HWY_DYNAMIC_DISPATCH(GemmThread)(args, omp_get_thread_num(), omp_get_num_threads());

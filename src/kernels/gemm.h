@@ -25,6 +25,10 @@ struct StridedMatrix {
 // Work is split over ctx.n_threads threads by blocks of c, and every element
 // sums its K terms in the same order whatever the split, so the result is
 // bit-identical for any thread count. c must not overlap a, b or bias.
+// With ctx.precision bf16 or fp16, a and b are rounded to the format (to
+// nearest even) as they are packed: the result is exactly the fp32 product
+// of the rounded operands (products of two 16-bit values are exact in fp32).
+// bias is added unrounded.
 void Gemm(const Context& ctx, int M, int N, int K, StridedMatrix a, StridedMatrix b, const float* bias, float* c,
           int64_t ldc, bool accumulate);
 
