@@ -102,19 +102,31 @@ TEST(Model, InitialLossIsNearUniform) {
   EXPECT_NEAR(loss, std::log(257.0f), 0.1f);
 }
 
-// The memory check before training (ActivationFloats) counts exactly what the
-// arenas hold, and attention keeps O(T) per head, not a (T,T) matrix:
-// doubling T doubles the activations.
-TEST(Model, ActivationFloatsMatchesArenasAndGrowsLinearly) {
+// The memory check before training (ActivationBytes) counts exactly what the
+// arenas hold in every precision, attention keeps O(T) per head, not a (T,T)
+// matrix (doubling T doubles the activations), and mixed precision's 16-bit
+// copies of qkv, atty and fch make the activations smaller.
+TEST(Model, ActivationBytesMatchesArenasAndGrowsLinearly) {
   const ModelConfig cfg = TinyConfig();
-  for (int threads : {1, 2}) {
-    GPT2 m;
-    ASSERT_TRUE(m.Init(cfg).ok());
-    ASSERT_TRUE(m.PrepareBatch(3, 20, threads).ok());
-    EXPECT_EQ(m.activation_bytes(), 4 * (uint64_t)ActivationFloats(cfg, 3, 20, threads));
+  for (Precision p : {Precision::kFp32, Precision::kBf16, Precision::kFp16}) {
+    for (int threads : {1, 2}) {
+      GPT2 m;
+      ASSERT_TRUE(m.Init(cfg).ok());
+      ASSERT_TRUE(m.PrepareBatch(3, 20, threads, p).ok());
+      EXPECT_EQ(m.activation_bytes(), (uint64_t)ActivationBytes(cfg, 3, 20, threads, p));
+    }
+    const double ratio = (double)ActivationBytes(cfg, 2, 1024, 1, p) / ActivationBytes(cfg, 2, 512, 1, p);
+    EXPECT_LT(ratio, 2.01);  // with the old (L,B,NH,T,T) buffer: 3.3
   }
-  const double ratio = (double)ActivationFloats(cfg, 2, 1024, 1) / ActivationFloats(cfg, 2, 512, 1);
-  EXPECT_LT(ratio, 2.01);  // with the old (L,B,NH,T,T) buffer: 3.3
+  // qkv, atty and fch are 8 of the 10 (B,T,C)-sized tensors saved per layer;
+  // their fp32 copy for one layer in scratch costs two layers' worth of
+  // savings, so with 12 layers the activations shrink by about a third.
+  ModelConfig deep = cfg;
+  deep.n_layer = 12;
+  const double half_over_full =
+      (double)ActivationBytes(deep, 4, 32, 1, Precision::kBf16) / ActivationBytes(deep, 4, 32, 1, Precision::kFp32);
+  EXPECT_LT(half_over_full, 0.75);
+  EXPECT_GT(half_over_full, 0.5);
 }
 
 // Each incremental decode step must give the same logits as the full causal

@@ -144,7 +144,7 @@ TEST_P(Parity, TenAdamWStepsMatchPyTorch) {
   adamw.Init(model_.config(), cfg);
   for (int step = 1; step <= e.n_steps; step++) {
     StepStats stats;
-    ASSERT_TRUE(TrainStep(ctx_, model_, adamw, e.inputs.data(), e.targets.data(), e.B, e.T, e.lr, step, &stats).ok());
+    ASSERT_TRUE(TrainStep(ctx_, model_, adamw, e.inputs.data(), e.targets.data(), e.B, e.T, e.lr, step, nullptr, &stats).ok());
     EXPECT_NEAR(stats.loss, e.step_losses[step - 1], 1e-4) << "step " << step;
     EXPECT_NEAR(stats.grad_norm, e.step_norms[step - 1], 1e-4 * std::max(1.0f, e.step_norms[step - 1]))
         << "step " << step;

@@ -175,7 +175,7 @@ TEST(TrainProfile, RecordsEveryOpAndChangesNothing) {
     const Context ctx{2, with ? &profiler : nullptr};
     StepStats stats;
     for (int step = 1; step <= 3; step++)
-      ASSERT_TRUE(TrainStep(ctx, model, adamw, in.data(), tg.data(), 2, 16, 1e-3f, step, &stats).ok());
+      ASSERT_TRUE(TrainStep(ctx, model, adamw, in.data(), tg.data(), 2, 16, 1e-3f, step, nullptr, &stats).ok());
     params[with].assign(model.params(), model.params() + model.num_params());
   }
   EXPECT_EQ(params[0], params[1]);

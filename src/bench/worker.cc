@@ -93,7 +93,7 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
       CPU_LLM_RETURN_IF_ERROR(train.Next(inputs.data(), targets.data()));
     }
     StepStats stats;
-    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, kLr, step, &stats));
+    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, kLr, step, nullptr, &stats));
     const double ms = timer.Ms();
     if (!std::isfinite(stats.loss)) return RuntimeError("bench {}: step {}: the loss is not finite", workload.name, step);
     if (step <= workload.warmup_steps) continue;

@@ -61,9 +61,17 @@ CommandRunner AddTrainCommand(CLI::App& root) {
                   "scalar...)")
       ->capture_default_str()
       ->group(train);
+  app->add_option("--precision", opt->precision,
+                  "Number format of the linear layers: fp32, bf16 or fp16 (16-bit operands and saved activations, "
+                  "fp32 sums, master weights and optimizer; fp16 adds dynamic loss scaling)")
+      ->capture_default_str()
+      ->group(train);
 
   const char* out = "Output";
   app->add_option("-o,--out", opt->out_dir, "Run folder: checkpoints and metrics.jsonl")->capture_default_str()->group(out);
+  app->add_flag("--export-bf16", opt->export_bf16,
+                "Also write each checkpoint's weights as an llm.c bf16 model file (version 5), model_<step>.bf16.bin")
+      ->group(out);
   app->add_option("--val-every", opt->val_every, "Validation loss every N steps (0: only at the end)")
       ->capture_default_str()->group(out);
   app->add_option("--val-batches", opt->val_batches, "Batches per validation")->capture_default_str()->group(out);

@@ -20,6 +20,7 @@ const char* OpName(Op op) {
     case Op::kGelu: return "gelu";
     case Op::kResidual: return "residual";
     case Op::kCrossEntropy: return "cross-entropy";
+    case Op::kConvert: return "16-bit convert";
     case Op::kZeroGrad: return "zero grad";
     case Op::kGradReduce: return "grad reduction";
     case Op::kOptimizer: return "optimizer";

@@ -24,6 +24,7 @@ enum class Op : int {
   kGelu,
   kResidual,
   kCrossEntropy,
+  kConvert,     // mixed precision: activations stored in / widened from 16 bits
   kZeroGrad,
   kGradReduce,  // global gradient norm (and, with several ranks, the all-reduce)
   kOptimizer,

@@ -34,6 +34,12 @@ void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbi
   if (dbias) matmul_backward_bias(ctx, dbias, dout, N, OC);
 }
 
+Status CheckMatmulPrecision(MatmulBackend backend, Precision precision) {
+  if (precision == Precision::kFp32 || backend == MatmulBackend::kTiled) return Status();
+  return UsageError("--precision {}: the {} matmul backend computes in fp32 only (use --matmul tiled)",
+                    PrecisionName(precision), MatmulBackendName(backend));
+}
+
 void matmul_backward_bias(const Context& ctx, float* dbias, const float* dout, int N, int OC) {
   // Each thread owns a contiguous run of output channels and walks the rows in
   // order, so its inner loop reads dout contiguously (a column-at-a-time sum

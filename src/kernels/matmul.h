@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/context.h"
+#include "core/status.h"
 
 namespace cpu_llm {
 
@@ -41,6 +42,10 @@ void matmul_backward_onednn(const Context& ctx, float* dinp, float* dweight, flo
 // threads, each summed over n in order. Shared by the library backends, which
 // have no such product.
 void matmul_backward_bias(const Context& ctx, float* dbias, const float* dout, int N, int OC);
+
+// Whether `backend` computes the products in `precision`: the tiled GEMM
+// does all three; naive and OpenBLAS (sgemm) are fp32 only.
+Status CheckMatmulPrecision(MatmulBackend backend, Precision precision);
 
 // The libraries behind kBlas and kOneDnn as loaded at run time, e.g.
 // "OpenBLAS 0.3.21 ... USE_OPENMP Zen" and "oneDNN 2.6.3 (OpenMP)", for reports.

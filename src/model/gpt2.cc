@@ -6,6 +6,7 @@
 
 #include "core/profiler.h"
 #include "kernels/attention.h"
+#include "kernels/convert.h"
 #include "kernels/crossentropy.h"
 #include "kernels/encoder.h"
 #include "kernels/gelu.h"
@@ -23,11 +24,11 @@ std::array<int64_t, kNumParamTensors> ParamSizes(const ModelConfig& cfg) {
 
 namespace {
 
-// Points views' members (all float*, in order) at consecutive runs of base.
-template <class View, size_t N>
-View CarveView(float* base, const std::array<int64_t, N>& sizes) {
-  static_assert(sizeof(View) == N * sizeof(float*));
-  float* ptrs[N];
+// Points views' members (all T*, in order) at consecutive runs of base.
+template <class View, size_t N, typename T>
+View CarveView(T* base, const std::array<int64_t, N>& sizes) {
+  static_assert(sizeof(View) == N * sizeof(T*));
+  T* ptrs[N];
   for (size_t i = 0; i < N; i++) {
     ptrs[i] = base;
     base += sizes[i];
@@ -45,21 +46,30 @@ bool ParamIsMatrix(int i) { return i == 0 || i == 1 || i == 4 || i == 6 || i == 
 
 namespace {
 
-// Sizes of the ActivationView tensors, in its order.
-std::array<int64_t, 16> ActivationSizes(const ModelConfig& cfg, int B, int T) {
+// Sizes of the ActivationView tensors, in its order. In mixed precision qkv,
+// atty and fch live in the HalfActivationView instead.
+std::array<int64_t, 16> ActivationSizes(const ModelConfig& cfg, int B, int T, bool half) {
   const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head;
-  const int64_t BT = (int64_t)B * T;
-  return {BT * C,     L * BT,         L * BT,     L * BT * 3 * C, L * BT * C, L * B * NH * T, L * BT * C, L * BT,
-          L * BT,     L * BT * 4 * C, L * BT * C, BT * C,         BT,         BT,              BT,         BT};
+  const int64_t BT = (int64_t)B * T, f = half ? 0 : 1;
+  return {BT * C,     L * BT,             L * BT,     f * L * BT * 3 * C, f * L * BT * C, L * B * NH * T,
+          L * BT * C, L * BT,             L * BT,     f * L * BT * 4 * C, L * BT * C,     BT * C,
+          BT,         BT,                 BT,         BT};
 }
 
 // Sizes of the ScratchView tensors, in its order.
-std::array<int64_t, 9> ScratchSizes(const ModelConfig& cfg, int B, int T, int n_threads) {
-  const int64_t BT = (int64_t)B * T, C = cfg.n_embd;
+std::array<int64_t, 12> ScratchSizes(const ModelConfig& cfg, int B, int T, int n_threads, bool half) {
+  const int64_t BT = (int64_t)B * T, C = cfg.n_embd, h = half ? 1 : 0;
   const int64_t head_rows = std::min<int64_t>(BT, kHeadRows);
   return {BT * C,     BT * 4 * C, head_rows * cfg.padded_vocab_size,
           BT * C,     BT * C,     BT * 3 * C,
-          BT * C,     BT * 4 * C, attention_scratch_floats(n_threads, T, cfg.n_embd, cfg.n_head)};
+          BT * C,     BT * 4 * C, attention_scratch_floats(n_threads, T, cfg.n_embd, cfg.n_head),
+          h * BT * 3 * C, h * BT * C, h * BT * 4 * C};
+}
+
+// Sizes of the HalfActivationView tensors (mixed precision only).
+std::array<int64_t, 3> HalfSizes(const ModelConfig& cfg, int B, int T, bool half) {
+  const int64_t L = cfg.n_layer, C = cfg.n_embd, BT = (int64_t)B * T, h = half ? 1 : 0;
+  return {h * L * BT * 3 * C, h * L * BT * C, h * L * BT * 4 * C};
 }
 
 template <size_t N>
@@ -76,8 +86,10 @@ Status CheckBatchTokens(int B, int T) {
   return Status();
 }
 
-int64_t ActivationFloats(const ModelConfig& cfg, int B, int T, int n_threads) {
-  return Total(ActivationSizes(cfg, B, T)) + Total(ScratchSizes(cfg, B, T, n_threads));
+int64_t ActivationBytes(const ModelConfig& cfg, int B, int T, int n_threads, Precision precision) {
+  const bool half = precision != Precision::kFp32;
+  return 4 * (Total(ActivationSizes(cfg, B, T, half)) + Total(ScratchSizes(cfg, B, T, n_threads, half))) +
+         2 * Total(HalfSizes(cfg, B, T, half));
 }
 
 Status GPT2::Init(const ModelConfig& cfg) {
@@ -108,22 +120,27 @@ void GPT2::InitWeights(Rng& rng) {
   normal(p.fcprojw, L * 4 * C * C, std_resid);
 }
 
-Status GPT2::PrepareBatch(int B, int T, int n_threads) {
+Status GPT2::PrepareBatch(int B, int T, int n_threads, Precision precision) {
   if (B <= 0) return UsageError("--batch: must be positive (got {})", B);
   if (T <= 0) return UsageError("--seq-len: must be positive (got {})", T);
   if (T > cfg_.max_seq_len)
     return UsageError("--seq-len: {} exceeds the model's maximum sequence length {}", T, cfg_.max_seq_len);
   CPU_LLM_RETURN_IF_ERROR(CheckBatchTokens(B, T));
-  if (B <= B_ && T <= T_ && n_threads <= n_threads_) return Status();
+  if (B <= B_ && T <= T_ && n_threads <= n_threads_ && precision == precision_) return Status();
   B_ = B;
   T_ = T;
   n_threads_ = n_threads;
-  const auto act_sizes = ActivationSizes(cfg_, B, T);
+  precision_ = precision;
+  const bool half = precision != Precision::kFp32;
+  const auto act_sizes = ActivationSizes(cfg_, B, T, half);
   act_arena_.Resize(Total(act_sizes));
   acts_ = CarveView<ActivationView>(act_arena_.data(), act_sizes);
-  const auto scratch_sizes = ScratchSizes(cfg_, B, T, n_threads);
+  const auto scratch_sizes = ScratchSizes(cfg_, B, T, n_threads, half);
   scratch_arena_.Resize(Total(scratch_sizes));
   scratch_ = CarveView<ScratchView>(scratch_arena_.data(), scratch_sizes);
+  const auto half_sizes = HalfSizes(cfg_, B, T, half);
+  half_arena_.Resize(Total(half_sizes));
+  half_ = CarveView<HalfActivationView>(half_arena_.data(), half_sizes);
   return Status();
 }
 
@@ -147,8 +164,9 @@ Status GPT2::ForwardForTraining(const Context& ctx, const int32_t* tokens, const
 
 // Everything up to the final layernorm's output a.lnf.
 Status GPT2::ForwardBody(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T) {
-  if (B > B_ || T > T_ || ctx.n_threads > n_threads_)
-    CPU_LLM_RETURN_IF_ERROR(PrepareBatch(std::max(B, B_), std::max(T, T_), std::max(ctx.n_threads, n_threads_)));
+  if (B > B_ || T > T_ || ctx.n_threads > n_threads_ || ctx.precision != precision_)
+    CPU_LLM_RETURN_IF_ERROR(
+        PrepareBatch(std::max(B, B_), std::max(T, T_), std::max(ctx.n_threads, n_threads_), ctx.precision));
   const int V = cfg_.vocab_size;
   for (int i = 0; i < B * T; i++) {
     if (tokens[i] < 0 || tokens[i] >= V)
@@ -163,28 +181,37 @@ Status GPT2::ForwardBody(const Context& ctx, const int32_t* tokens, const int32_
   const ParamView p = param_view();
   const ActivationView& a = acts_;
   const ScratchView& s = scratch_;
+  const Precision P = precision_;
+  const bool half = P != Precision::kFp32;
 
   Profiler* prof = ctx.profiler;
   const Pass F = Pass::kForward;
+  // Mixed precision: the layer's fp32 output saved in 16 bits, and rounded
+  // in place so what comes next reads the saved values.
+  auto store = [&](uint16_t* saved, float* x, int64_t n) {
+    Timed(prof, Op::kConvert, F, [&] { store_rounded(ctx, P, saved, x, n); });
+  };
   Timed(prof, Op::kEncoder, F, [&] { encoder_forward(ctx, a.encoded, tokens, p.wte, p.wpe, B, T, C); });
   for (int l = 0; l < L; l++) {
     const float* residual = l == 0 ? a.encoded : a.residual3 + (int64_t)(l - 1) * BT * C;
     const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, o4 = 4 * o1, os = (int64_t)l * BT;
     const int64_t w1 = (int64_t)l * C * C;
-    float* qkv = a.qkv + o3;
-    float* atty = a.atty + o1;
+    float* qkv = half ? s.layer_qkv : a.qkv + o3;
+    float* atty = half ? s.layer_atty : a.atty + o1;
     float* att_lse = a.att_lse + (int64_t)l * B * NH * T;
     float* residual2 = a.residual2 + o1;
     float* residual3 = a.residual3 + o1;
-    float* fch = a.fch + o4;
+    float* fch = half ? s.layer_fch : a.fch + o4;
 
     Timed(prof, Op::kLayerNorm, F, [&] {
       layernorm_forward(ctx, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);
     });
     Timed(prof, Op::kMatmulQkv, F,
           [&] { matmul_forward(ctx, qkv, s.ln, p.qkvw + 3 * w1, p.qkvb + l * 3 * C, BT, C, 3 * C); });
+    if (half) store(half_.qkv + o3, qkv, (int64_t)BT * 3 * C);
     Timed(prof, Op::kAttention, F,
           [&] { attention_forward(ctx, atty, att_lse, s.att_scratch, qkv, B, T, C, NH); });
+    if (half) store(half_.atty + o1, atty, (int64_t)BT * C);
     // The projection lands in residual2 and the residual is added in place.
     Timed(prof, Op::kMatmulAttnProj, F,
           [&] { matmul_forward(ctx, residual2, atty, p.attprojw + w1, p.attprojb + l * C, BT, C, C); });
@@ -194,6 +221,7 @@ Status GPT2::ForwardBody(const Context& ctx, const int32_t* tokens, const int32_
     });
     Timed(prof, Op::kMatmulFc, F,
           [&] { matmul_forward(ctx, fch, s.ln, p.fcw + 4 * w1, p.fcb + l * 4 * C, BT, C, 4 * C); });
+    if (half) store(half_.fch + o4, fch, (int64_t)BT * 4 * C);
     Timed(prof, Op::kGelu, F, [&] { gelu_forward(ctx, s.fch_gelu, fch, (int64_t)BT * 4 * C); });
     Timed(prof, Op::kMatmulFcProj, F,
           [&] { matmul_forward(ctx, residual3, s.fch_gelu, p.fcprojw + 4 * w1, p.fcprojb + l * C, BT, 4 * C, C); });

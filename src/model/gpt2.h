@@ -83,6 +83,24 @@ struct ScratchView {
   float* d_atty;      // (B,T,C)
   float* d_fch;       // (B,T,4C) also holds d_fch_gelu before GELU backward
   float* att_scratch; // attention_scratch_floats(n_threads, T, C, NH)
+  // Mixed precision only (empty in fp32): one layer's qkv, atty and fch in
+  // fp32, where forward computes them before they are stored in 16 bits and
+  // backward widens them back.
+  float* layer_qkv;   // (B,T,3C)
+  float* layer_atty;  // (B,T,C)
+  float* layer_fch;   // (B,T,4C)
+};
+
+// Mixed precision's saved activations, in the 16-bit format (bf16 or fp16
+// bits): the inputs and outputs of the linear layers, which backward reads
+// only as operands of products that round them anyway (qkv also feeds
+// attention, fch GELU; both read the stored values in forward too, so the
+// two passes agree). The residual stream and layernorm statistics stay fp32:
+// the stream sums every layer's output, and rounding it would compound.
+struct HalfActivationView {
+  uint16_t* qkv;   // (L,B,T,3C)
+  uint16_t* atty;  // (L,B,T,C)
+  uint16_t* fch;   // (L,B,T,4C)
 };
 
 // Rows of logits the LM head computes at a time: B*T*Vp floats (206 MB for
@@ -101,8 +119,8 @@ inline void Timed(Profiler* profiler, Op op, Pass pass, Fn&& f) {
 // Kernels count the rows of a batch with int; B*T above 2^24 is refused.
 Status CheckBatchTokens(int B, int T);
 
-// Floats held by the activation and backward arenas for a (B,T) batch.
-int64_t ActivationFloats(const ModelConfig& cfg, int B, int T, int n_threads);
+// Bytes held by the activation and backward arenas for a (B,T) batch.
+int64_t ActivationBytes(const ModelConfig& cfg, int B, int T, int n_threads, Precision precision);
 
 class GPT2 {
  public:
@@ -111,8 +129,10 @@ class GPT2 {
   // GPT-2 initialisation: N(0, 0.02) matrices, residual projections scaled by
   // 1/sqrt(2L), zero biases, unit layernorm gains, zero vocabulary padding.
   void InitWeights(Rng& rng);
-  // Sizes the activation arenas for batches up to B x T with n_threads.
-  Status PrepareBatch(int B, int T, int n_threads);
+  // Sizes the activation arenas for batches up to B x T with n_threads, laid
+  // out for `precision` (a forward with another Context::precision lays them
+  // out again).
+  Status PrepareBatch(int B, int T, int n_threads, Precision precision = Precision::kFp32);
 
   // Forward pass over tokens (B,T). With targets (B,T), the per-position
   // losses and their mean in *mean_loss (NaN without). logits (B,T,Vp), or
@@ -127,7 +147,8 @@ class GPT2 {
   Status ForwardForTraining(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T,
                             float grad_scale, float* mean_loss);
   // Adds the rest of the batch's gradient, times the grad_scale given to
-  // ForwardForTraining, to grads(). Fails unless that call came first.
+  // ForwardForTraining, to grads(). Fails unless that call came first, with
+  // the same Context::precision.
   Status Backward(const Context& ctx, const int32_t* tokens);
   void ZeroGrad() { grads_.Zero(); }
 
@@ -145,7 +166,7 @@ class GPT2 {
   // Bytes held, for the memory report.
   uint64_t param_bytes() const { return params_.bytes(); }
   uint64_t grad_bytes() const { return grads_.bytes(); }
-  uint64_t activation_bytes() const { return act_arena_.bytes() + scratch_arena_.bytes(); }
+  uint64_t activation_bytes() const { return act_arena_.bytes() + scratch_arena_.bytes() + half_arena_.bytes(); }
 
  private:
   Status ForwardBody(const Context& ctx, const int32_t* tokens, const int32_t* targets, int B, int T);
@@ -160,9 +181,12 @@ class GPT2 {
   FloatArena grads_;
   FloatArena act_arena_;
   FloatArena scratch_arena_;
+  HalfArena half_arena_;
   ActivationView acts_{};
   ScratchView scratch_{};
+  HalfActivationView half_{};
   int B_ = 0, T_ = 0, n_threads_ = 0;  // shape the activation arenas hold
+  Precision precision_ = Precision::kFp32;  // and the precision they are laid out for
   int cur_B_ = 0, cur_T_ = 0;          // shape of the last forward
   float grad_scale_ = 0.0f;            // of the last ForwardForTraining; 0 once Backward has run
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kernels/attention.h"
+#include "kernels/convert.h"
 #include "kernels/encoder.h"
 #include "kernels/gelu.h"
 #include "kernels/layernorm.h"
@@ -15,6 +16,8 @@ namespace cpu_llm {
 
 Status GPT2::Backward(const Context& ctx, const int32_t* tokens) {
   if (grad_scale_ == 0.0f) return UsageError("Backward needs a ForwardForTraining first");
+  if (ctx.precision != precision_)
+    return UsageError("Backward in {} after a forward in {}", PrecisionName(ctx.precision), PrecisionName(precision_));
   grad_scale_ = 0.0f;
   const int B = cur_B_, T = cur_T_;
   const int C = cfg_.n_embd, NH = cfg_.n_head, L = cfg_.n_layer;
@@ -26,6 +29,15 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens) {
 
   Profiler* prof = ctx.profiler;
   const Pass Bk = Pass::kBackward;
+  const Precision P = precision_;
+  const bool half = P != Precision::kFp32;
+  // A saved activation: fp32 as stored, or in mixed precision its 16-bit copy
+  // widened into the layer's scratch.
+  auto saved = [&](float* fp32, const uint16_t* stored, float* layer, int64_t n) -> const float* {
+    if (!half) return fp32;
+    Timed(prof, Op::kConvert, Bk, [&] { widen_to_f32(ctx, P, layer, stored, n); });
+    return layer;
+  };
   // The LM head's backward ran in ForwardForTraining and left d_lnf in s.d_ln.
   std::fill(s.d_residual, s.d_residual + (int64_t)BT * C, 0.0f);
   const float* last = a.residual3 + (int64_t)(L - 1) * BT * C;
@@ -36,17 +48,18 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens) {
   for (int l = L - 1; l >= 0; l--) {
     const float* residual = l == 0 ? a.encoded : a.residual3 + (int64_t)(l - 1) * BT * C;
     const float* residual2 = a.residual2 + (int64_t)l * BT * C;
-    const int64_t o3 = 3 * (int64_t)l * BT * C, o4 = 4 * (int64_t)l * BT * C, os = (int64_t)l * BT;
+    const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, o4 = 4 * o1, os = (int64_t)l * BT;
     const int64_t w1 = (int64_t)l * C * C;
+    const float* fch = saved(a.fch + o4, half_.fch + o4, s.layer_fch, (int64_t)BT * 4 * C);
 
     // MLP branch: residual3 = residual2 + fcproj(gelu(fc(ln2(residual2)))).
     // GELU's and ln2's outputs are recomputed rather than kept from forward.
-    Timed(prof, Op::kGelu, Bk, [&] { gelu_forward(ctx, s.fch_gelu, a.fch + o4, (int64_t)BT * 4 * C); });
+    Timed(prof, Op::kGelu, Bk, [&] { gelu_forward(ctx, s.fch_gelu, fch, (int64_t)BT * 4 * C); });
     Timed(prof, Op::kMatmulFcProj, Bk, [&] {
       matmul_backward(ctx, s.d_fch, g.fcprojw + 4 * w1, g.fcprojb + l * C, s.d_residual, s.fch_gelu,
                       p.fcprojw + 4 * w1, BT, 4 * C, C);
     });
-    Timed(prof, Op::kGelu, Bk, [&] { gelu_backward(ctx, s.d_fch, a.fch + o4, s.d_fch, (int64_t)BT * 4 * C); });
+    Timed(prof, Op::kGelu, Bk, [&] { gelu_backward(ctx, s.d_fch, fch, s.d_fch, (int64_t)BT * 4 * C); });
     Timed(prof, Op::kLayerNorm, Bk, [&] {
       layernorm_forward(ctx, s.ln, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, p.ln2b + l * C, BT,
                         C);
@@ -60,13 +73,15 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens) {
     });
 
     // Attention branch: residual2 = residual + attproj(attention(qkv(ln1(residual))))
+    const float* atty = saved(a.atty + o1, half_.atty + o1, s.layer_atty, (int64_t)BT * C);
     Timed(prof, Op::kMatmulAttnProj, Bk, [&] {
-      matmul_backward(ctx, s.d_atty, g.attprojw + w1, g.attprojb + l * C, s.d_residual, a.atty + (int64_t)l * BT * C,
-                      p.attprojw + w1, BT, C, C);
+      matmul_backward(ctx, s.d_atty, g.attprojw + w1, g.attprojb + l * C, s.d_residual, atty, p.attprojw + w1, BT, C,
+                      C);
     });
+    const float* qkv = saved(a.qkv + o3, half_.qkv + o3, s.layer_qkv, (int64_t)BT * 3 * C);
     Timed(prof, Op::kAttention, Bk, [&] {
-      attention_backward(ctx, s.d_qkv, s.att_scratch, s.d_atty, a.qkv + o3, a.atty + (int64_t)l * BT * C,
-                         a.att_lse + (int64_t)l * B * NH * T, B, T, C, NH);
+      attention_backward(ctx, s.d_qkv, s.att_scratch, s.d_atty, qkv, atty, a.att_lse + (int64_t)l * B * NH * T, B, T,
+                         C, NH);
     });
     Timed(prof, Op::kLayerNorm, Bk, [&] {
       layernorm_forward(ctx, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -134,6 +135,11 @@ Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt
   h[10] = st.seed;
   h[11] = st.tokenizer_id;
   h[13] = static_cast<int64_t>(st.model_file.size());
+  uint32_t scale_bits;
+  std::memcpy(&scale_bits, &st.loss_scale, sizeof(scale_bits));
+  h[14] = scale_bits;
+  h[15] = st.clean_steps;
+  h[16] = st.skipped_steps;
   // The checksum covers the header (with its own slot zero) and the payload.
   uLong crc = crc32_z(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(h), sizeof(h));
   crc = crc32_z(crc, reinterpret_cast<const Bytef*>(st.model_file.data()), st.model_file.size());
@@ -178,6 +184,12 @@ Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
   st->seq_len = h[9];
   st->seed = h[10];
   st->tokenizer_id = h[11];
+  const uint32_t scale_bits = static_cast<uint32_t>(h[14]);
+  std::memcpy(&st->loss_scale, &scale_bits, sizeof(scale_bits));
+  if (!(st->loss_scale >= 0.0f) || !std::isfinite(st->loss_scale) || h[15] < 0 || h[16] < 0 || h[16] > h[2])
+    return RuntimeError("{}: corrupt state file (loss scaling fields)", path);
+  st->clean_steps = h[15];
+  st->skipped_steps = h[16];
   st->model_file.assign(reinterpret_cast<const char*>(p), name_len);
   p += name_len;
   std::memcpy(opt->m(), p, n * sizeof(float));

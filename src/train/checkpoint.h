@@ -13,6 +13,8 @@
 //   [3] n_params  [4] rng state  [5] data source  [6] data offset
 //   [7] data epoch  [8] B  [9] T  [10] seed  [11] tokenizer id (0 bytes)
 //   [12] CRC-32 of the file with this slot zeroed  [13] length of the model file name
+//   [14] fp16 loss scale (float32 bits; 0 without loss scaling)
+//   [15] clean steps since the scale last changed  [16] updates skipped so far
 // then the model file name (bytes, relative to the state file's folder),
 // AdamW m (n_params float32), AdamW v (n_params float32).
 #pragma once
@@ -51,6 +53,10 @@ struct TrainState {
   int64_t batch = 0, seq_len = 0;
   int64_t seed = 0;
   int64_t tokenizer_id = 0;
+  // fp16's dynamic loss scaling (loss_scale 0: none), so a resumed run goes
+  // on with the same scale, and AdamW's update count (step - skipped_steps).
+  float loss_scale = 0.0f;
+  int64_t clean_steps = 0, skipped_steps = 0;
   std::string model_file;  // name of the model file, relative to the state file
 };
 

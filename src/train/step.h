@@ -1,5 +1,6 @@
-// One optimizer step: forward, backward, global-norm clipping, AdamW.
-// Shared by the trainer and the parity tests so both exercise the same code.
+// One optimizer step: forward, backward, global-norm clipping, AdamW, and for
+// fp16 the dynamic loss scaling around them. Shared by the trainer, the bench
+// and the parity tests so all exercise the same code.
 #pragma once
 
 #include <cstdint>
@@ -8,16 +9,22 @@
 #include "core/status.h"
 #include "model/gpt2.h"
 #include "optim/adamw.h"
+#include "optim/loss_scaler.h"
 
 namespace cpu_llm {
 
 struct StepStats {
-  float loss = 0.0f;       // mean loss of the batch, before the update
-  float grad_norm = 0.0f;  // global L2 norm before clipping
+  float loss = 0.0f;        // mean loss of the batch, before the update
+  float grad_norm = 0.0f;   // global L2 norm before clipping (of the unscaled gradient)
+  float loss_scale = 1.0f;  // the scale this step's backward ran with
+  bool skipped = false;     // the scaled gradient overflowed: no update
 };
 
-// step is 1-based (AdamW bias correction).
+// `update` is the 1-based number of this update (AdamW's bias correction);
+// it is the step number less the steps skipped so far. scaler (fp16; null
+// otherwise) multiplies the loss's gradient before backward; a non-finite
+// gradient then skips the update and lowers the scale (stats->skipped).
 Status TrainStep(const Context& ctx, GPT2& model, AdamW& adamw, const int32_t* inputs, const int32_t* targets, int B,
-                 int T, float lr, int step, StepStats* stats);
+                 int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats);
 
 }  // namespace cpu_llm

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/file_io.h"
@@ -15,6 +16,7 @@
 #include "data/loader.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
+#include "kernels/matmul.h"
 #include "kernels/simd_targets.h"
 #include "model/gpt2.h"
 #include "train/checkpoint.h"
@@ -79,9 +81,9 @@ Status Evaluate(const Context& train_ctx, GPT2& model, DataLoader& val, int n_ba
 
 // Refuses a configuration that cannot fit in this machine's memory before
 // allocating any of it: parameters, gradients, two AdamW moments, activations.
-Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads) {
+Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads, Precision precision) {
   CPU_LLM_RETURN_IF_ERROR(CheckBatchTokens(B, T));
-  const double need = 4.0 * (4.0 * ParameterCount(cfg) + ActivationFloats(cfg, B, T, threads));
+  const double need = 16.0 * ParameterCount(cfg) + ActivationBytes(cfg, B, T, threads, precision);
   const double have = static_cast<double>(PhysicalMemoryBytes());
   if (need > have)
     return RuntimeError("training {} at B={} T={} needs {:.1f} GB of memory, this machine has {:.1f} GB",
@@ -93,6 +95,7 @@ Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads) {
 struct ParsedOptions {
   TokenFileFormat data_format = TokenFileFormat::kLlmc;
   MatmulBackend matmul = MatmulBackend::kTiled;
+  Precision precision = Precision::kFp32;
 };
 
 Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
@@ -111,7 +114,9 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
   CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
-  return ParseMatmulBackend(opt.matmul, &parsed->matmul);
+  CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(opt.matmul, &parsed->matmul));
+  CPU_LLM_RETURN_IF_ERROR(ParsePrecision(opt.precision, &parsed->precision));
+  return CheckMatmulPrecision(parsed->matmul, parsed->precision);
 }
 
 }  // namespace
@@ -121,7 +126,7 @@ Status RunTraining(const TrainOptions& opt) {
   CPU_LLM_RETURN_IF_ERROR(CheckOptions(opt, &parsed));
   const int threads = opt.threads > 0 ? opt.threads : DefaultThreadCount();
   Profiler profiler;
-  const Context ctx{threads, opt.profile ? &profiler : nullptr, parsed.matmul};
+  const Context ctx{threads, opt.profile ? &profiler : nullptr, parsed.matmul, parsed.precision};
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(opt.tokenizer, &tok));
   CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(opt.out_dir));
@@ -149,7 +154,7 @@ Status RunTraining(const TrainOptions& opt) {
   } else {
     ModelConfig cfg;
     CPU_LLM_RETURN_IF_ERROR(ResolveModelConfig(opt, *tok, &cfg));
-    CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, opt.batch, opt.seq_len, threads));
+    CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, opt.batch, opt.seq_len, threads, ctx.precision));
     CPU_LLM_RETURN_IF_ERROR(model.Init(cfg));
     Rng init_rng(opt.seed);
     model.InitWeights(init_rng);
@@ -157,8 +162,8 @@ Status RunTraining(const TrainOptions& opt) {
   const ModelConfig& cfg = model.config();
   const int B = opt.batch, T = opt.seq_len;
   const int64_t tokenizer_id = tok->name() == "gpt2" ? 1 : 0;  // state file slot [11]
-  CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads));
-  CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads));
+  CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads, ctx.precision));
+  CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads, ctx.precision));
 
   DataLoader train_data, val_data;
   bool have_val = false;
@@ -179,6 +184,14 @@ Status RunTraining(const TrainOptions& opt) {
     CPU_LLM_RETURN_IF_ERROR(train_data.Seek(state.data));
     rng.set_state(state.rng_state);
   }
+  // fp16 gradients need loss scaling; a resumed fp16 run goes on with its scale.
+  std::optional<DynamicLossScaler> scaler;
+  if (ctx.precision == Precision::kFp16) {
+    scaler.emplace();
+    if (state.loss_scale > 0.0f)
+      scaler->Restore(state.loss_scale, static_cast<int>(state.clean_steps), state.skipped_steps);
+  }
+  int64_t skipped_steps = state.skipped_steps;
 
   MetricsLog metrics;
   CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl"));
@@ -187,6 +200,10 @@ Status RunTraining(const TrainOptions& opt) {
   fmt::print("batch: B={} T={} ({} tokens/step), threads {}, steps {}{}\n", B, T, B * T, ctx.n_threads, opt.steps,
              resume_state.empty() ? "" : fmt::format(", resuming at step {}", state.step));
   fmt::print("kernels: matmul {}, SIMD {}\n", MatmulBackendName(ctx.matmul), SimdTargetName(DispatchedSimdTarget()));
+  if (ctx.precision != Precision::kFp32)
+    fmt::print("precision: {} products with fp32 sums, {} saved activations, fp32 master weights{}\n",
+               PrecisionName(ctx.precision), PrecisionName(ctx.precision),
+               scaler ? fmt::format(", dynamic loss scaling from {:g}", scaler->scale()) : "");
   fmt::print("memory: params {:.1f} MB, grads {:.1f} MB, adamw {:.1f} MB, activations {:.1f} MB\n",
              model.param_bytes() / 1e6, model.grad_bytes() / 1e6, adamw.state_bytes() / 1e6,
              model.activation_bytes() / 1e6);
@@ -195,10 +212,27 @@ Status RunTraining(const TrainOptions& opt) {
   const LrSchedule schedule{opt.lr, opt.warmup, std::max(opt.steps, 1), opt.lr_final_frac};
   std::vector<int32_t> inputs((size_t)B * T), targets((size_t)B * T);
   auto save = [&](int step) -> Status {
-    TrainState st{step, rng.state(), train_data.position(), B, T, (int64_t)opt.seed, tokenizer_id, ""};
+    TrainState st;
+    st.step = step;
+    st.rng_state = rng.state();
+    st.data = train_data.position();
+    st.batch = B;
+    st.seq_len = T;
+    st.seed = static_cast<int64_t>(opt.seed);
+    st.tokenizer_id = tokenizer_id;
+    if (scaler) {
+      st.loss_scale = scaler->scale();
+      st.clean_steps = scaler->clean_steps();
+    }
+    st.skipped_steps = skipped_steps;
     std::string path;
     CPU_LLM_RETURN_IF_ERROR(SaveCheckpoint(opt.out_dir, model, adamw, st, &path));
     fmt::print("checkpoint: {}\n", path);
+    if (opt.export_bf16) {
+      const std::string bf16_path = fmt::format("{}/model_{:08d}.bf16.bin", opt.out_dir, step);
+      CPU_LLM_RETURN_IF_ERROR(SaveModel(bf16_path, model, WeightFormat::kBf16));
+      fmt::print("bf16 model: {}\n", bf16_path);
+    }
     return Status();
   };
   auto validate = [&](int step) -> Status {
@@ -217,8 +251,16 @@ Status RunTraining(const TrainOptions& opt) {
     }
     const float lr = schedule.At(step);
     StepStats stats;
-    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, lr, step, &stats));
+    const int update = static_cast<int>(step - skipped_steps);
+    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, lr, update,
+                                      scaler ? &*scaler : nullptr, &stats));
     const float loss = stats.loss, norm = stats.grad_norm;
+    if (stats.skipped) {
+      skipped_steps++;
+      fmt::print("step {:5d}: gradients overflowed fp16 at loss scale {:g}: update skipped, scale now {:g} "
+                 "({} skipped so far)\n",
+                 step, stats.loss_scale, scaler->scale(), skipped_steps);
+    }
     const double ms = timer.Ms();
     // The first step pays for page faults and cold caches: profile the rest.
     if (step == static_cast<int>(state.step) + 1) profiler.Reset();
@@ -226,12 +268,16 @@ Status RunTraining(const TrainOptions& opt) {
     const double tok_s = B * T / (ms / 1000.0);
     if (!std::isfinite(loss)) return RuntimeError("step {}: the loss is not finite ({})", step, loss);
     if (opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == opt.steps)) {
-      fmt::print("step {:5d}/{} | loss {:.4f} | lr {:.2e} | norm {:.4f} | {:.1f} ms | {:.0f} tok/s\n", step,
-                 opt.steps, loss, lr, norm, ms, tok_s);
+      fmt::print("step {:5d}/{} | loss {:.4f} | lr {:.2e} | norm {:.4f}{} | {:.1f} ms | {:.0f} tok/s\n", step,
+                 opt.steps, loss, lr, norm, scaler ? fmt::format(" | scale {:g}", stats.loss_scale) : "", ms, tok_s);
       std::fflush(stdout);
     }
-    CPU_LLM_RETURN_IF_ERROR(metrics.Append(
-        {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"tok_s", tok_s}}));
+    nlohmann::json record = {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"tok_s", tok_s}};
+    if (scaler) {
+      record["loss_scale"] = stats.loss_scale;
+      record["skipped"] = stats.skipped;
+    }
+    CPU_LLM_RETURN_IF_ERROR(metrics.Append(record));
     if (opt.val_every > 0 && step % opt.val_every == 0 && step != opt.steps) CPU_LLM_RETURN_IF_ERROR(validate(step));
     if (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0 && step != opt.steps)
       CPU_LLM_RETURN_IF_ERROR(save(step));

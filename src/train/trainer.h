@@ -39,6 +39,13 @@ struct TrainOptions {
   // SIMD target of the Highway kernels: "best" (run-time dispatch) or one
   // name such as "avx2" or "scalar". Applied by the CLI (process-wide).
   std::string simd = "best";
+  // Number format of the linear layers' products: "fp32", "bf16" or "fp16"
+  // (fp32 master weights, gradients and AdamW state in every case; fp16 adds
+  // dynamic loss scaling). See Precision in core/context.h.
+  std::string precision = "fp32";
+  // Also write each checkpoint's weights as llm.c's bf16 model file
+  // (version 5), model_<step>.bf16.bin, for tools that read that format.
+  bool export_bf16 = false;
 
   int val_every = 50, val_batches = 8;
   int log_every = 1;
