@@ -11,7 +11,10 @@ void matmul_forward(const Context& ctx, float* out, const float* inp, const floa
   switch (ctx.matmul) {
     case MatmulBackend::kNaive: return matmul_forward_naive(ctx, out, inp, weight, bias, N, C, OC);
     case MatmulBackend::kBlas: return matmul_forward_blas(ctx, out, inp, weight, bias, N, C, OC);
-    case MatmulBackend::kOneDnn: return matmul_forward_onednn(ctx, out, inp, weight, bias, N, C, OC);
+    case MatmulBackend::kOneDnn:
+      if (ctx.precision != Precision::kFp32)
+        return matmul_forward_onednn_lowp(ctx, out, inp, weight, bias, N, C, OC);
+      return matmul_forward_onednn(ctx, out, inp, weight, bias, N, C, OC);
     case MatmulBackend::kTiled: break;
   }
   // out (N,OC) = inp (N,C) . weight^T, weight^T (C,OC) read through swapped strides
@@ -24,6 +27,8 @@ void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbi
     case MatmulBackend::kNaive: return matmul_backward_naive(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
     case MatmulBackend::kBlas: return matmul_backward_blas(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
     case MatmulBackend::kOneDnn:
+      if (ctx.precision != Precision::kFp32)
+        return matmul_backward_onednn_lowp(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
       return matmul_backward_onednn(ctx, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
     case MatmulBackend::kTiled: break;
   }

@@ -37,6 +37,23 @@ void matmul_forward_onednn(const Context& ctx, float* out, const float* inp, con
                            int N, int C, int OC);
 void matmul_backward_onednn(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
                             const float* inp, const float* weight, int N, int C, int OC);
+// Mixed precision through oneDNN's matmul primitive (matmul_onednn_lowp.cc):
+// the operands rounded to ctx.precision's 16-bit format, products summed in
+// fp32, bias and dbias in fp32. With kFp32 the same primitive runs on the
+// fp32 operands (the dispatcher uses dnnl_sgemm for that; tests use it to
+// check this path on CPUs that have no 16-bit matmul). A product oneDNN
+// cannot run leaves its output NaN.
+void matmul_forward_onednn_lowp(const Context& ctx, float* out, const float* inp, const float* weight,
+                                const float* bias, int N, int C, int OC);
+void matmul_backward_onednn_lowp(const Context& ctx, float* dinp, float* dweight, float* dbias, const float* dout,
+                                 const float* inp, const float* weight, int N, int C, int OC);
+// OK when oneDNN has the matmul primitives the path above needs for
+// precision on this CPU (always for kFp32), else a usage error saying so:
+// oneDNN 2.x has no 16-bit matmul at all without AVX-512.
+Status CheckOneDnnPrecision(Precision precision);
+// The implementation oneDNN picks for precision's matmul, e.g. "gemm:jit",
+// or "unimplemented", for reports.
+std::string OneDnnMatmulImpl(Precision precision);
 
 // dbias (OC) += column sums of dout (N,OC): output channels split across
 // threads, each summed over n in order. Shared by the library backends, which
