@@ -41,6 +41,7 @@ void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbi
 
 Status CheckMatmulPrecision(MatmulBackend backend, Precision precision) {
   if (precision == Precision::kFp32 || backend == MatmulBackend::kTiled) return Status();
+  if (backend == MatmulBackend::kOneDnn) return CheckOneDnnPrecision(precision);
   return UsageError("--precision {}: the {} matmul backend computes in fp32 only (use --matmul tiled)",
                     PrecisionName(precision), MatmulBackendName(backend));
 }

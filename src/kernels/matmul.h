@@ -61,7 +61,8 @@ std::string OneDnnMatmulImpl(Precision precision);
 void matmul_backward_bias(const Context& ctx, float* dbias, const float* dout, int N, int OC);
 
 // Whether `backend` computes the products in `precision`: the tiled GEMM
-// does all three; naive and OpenBLAS (sgemm) are fp32 only.
+// does all three; oneDNN the 16-bit ones where its matmul primitive has them
+// (AVX-512 CPUs); naive and OpenBLAS (sgemm) are fp32 only.
 Status CheckMatmulPrecision(MatmulBackend backend, Precision precision);
 
 // The libraries behind kBlas and kOneDnn as loaded at run time, e.g.
