@@ -249,6 +249,9 @@ TrainState SampleState() {
   st.seq_len = 64;
   st.seed = 1337;
   st.tokenizer_id = 0;
+  st.loss_scale = 32768.0f;
+  st.clean_steps = 117;
+  st.skipped_steps = 9;
   st.model_file = "model_00001234.bin";
   return st;
 }
@@ -277,6 +280,9 @@ TEST(CheckpointState, RoundTrip) {
   EXPECT_EQ(got.seq_len, st.seq_len);
   EXPECT_EQ(got.seed, st.seed);
   EXPECT_EQ(got.tokenizer_id, st.tokenizer_id);
+  EXPECT_EQ(got.loss_scale, st.loss_scale);
+  EXPECT_EQ(got.clean_steps, st.clean_steps);
+  EXPECT_EQ(got.skipped_steps, st.skipped_steps);
   EXPECT_EQ(got.model_file, st.model_file);
   EXPECT_EQ(std::memcmp(back.m(), opt.m(), 4 * opt.size()), 0);
   EXPECT_EQ(std::memcmp(back.v(), opt.v(), 4 * opt.size()), 0);
