@@ -88,9 +88,9 @@ TEST(BenchAblation, PairsDependOnTheThreadCount) {
     for (const AblationPair& p : AblationPairs(threads)) n.push_back(p.name);
     return n;
   };
-  EXPECT_EQ(names(4),
-            (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "threads", "threads-124m", "profiler"}));
-  EXPECT_EQ(names(1), (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "profiler"}));
+  EXPECT_EQ(names(4), (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "threads", "threads-124m", "bf16",
+                                                "fp16", "profiler"}));
+  EXPECT_EQ(names(1), (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "bf16", "fp16", "profiler"}));
   for (const AblationPair& p : AblationPairs(4)) {
     Workload w;
     EXPECT_TRUE(FindWorkload(p.workload, &w).ok()) << p.name;
@@ -143,6 +143,30 @@ json FakeAblation() {
 }
 
 bool Has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+// --merge: the fresh pair replaces the earlier one of its switch, a new
+// switch joins in AblationPairs' order, and every pair says when it was
+// measured.
+TEST(BenchAblation, MergeReplacesAndDatesPairs) {
+  const json earlier = FakeAblation();
+  json fresh = FakeAblation();
+  fresh["machine"]["date"] = "2026-02-03 00:00 UTC";
+  json fp16 = fresh["pairs"][0];
+  fp16["switch"] = "fp16";
+  fp16["plan_item"] = 1;
+  fresh["pairs"] = {fp16, fresh["pairs"][0]};
+  fresh["pairs"][1]["speedup_median"] = 9.0;
+  const json merged = MergeAblation(earlier, fresh);
+  ASSERT_EQ(merged["pairs"].size(), 3u);
+  EXPECT_EQ(merged["pairs"][0]["switch"], "matmul");
+  EXPECT_EQ(merged["pairs"][0]["speedup_median"], 9.0);
+  EXPECT_EQ(merged["pairs"][0]["measured"], "2026-02-03 00:00 UTC");
+  EXPECT_EQ(merged["pairs"][1]["switch"], "fp16");
+  EXPECT_EQ(merged["pairs"][2]["switch"], "profiler");
+  EXPECT_EQ(merged["pairs"][2]["measured"], "2026-01-02 00:00 UTC");
+  EXPECT_EQ(merged["machine"], earlier["machine"]);
+  EXPECT_TRUE(Has(RenderReport(FakeBaseline(), merged, "", "bench", ""), "measured 2026-02-03 00:00 UTC"));
+}
 
 TEST(BenchReport, RendersEveryFigureFromTheResults) {
   const std::string md = RenderReport(FakeBaseline(), FakeAblation(), "12.3% matmul_forward\n", "bench", "bench/x.svg");

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -61,6 +62,21 @@ std::vector<AblationPair> AblationPairs(int threads) {
     p.before.threads = 1;
     pairs.push_back(p);
   }
+  // Mixed precision on the target shape: on a CPU without AVX512-BF16
+  // the 16-bit operands are widened to fp32 for the FMAs, so this measures
+  // the cost of the rounding and the memory the 16-bit activations save.
+  {
+    AblationPair p{"bf16", 1, "bf16 products and saved activations (fp32 sums and master weights) on GPT-2 124M",
+                   "gpt2-124m", "fp32", "bf16", base, base, 1, 2};
+    p.after.precision = Precision::kBf16;
+    pairs.push_back(p);
+  }
+  {
+    AblationPair p{"fp16", 1, "fp16 products and saved activations with dynamic loss scaling", "d6", "fp32", "fp16",
+                   base, base, 1, 4};
+    p.after.precision = Precision::kFp16;
+    pairs.push_back(p);
+  }
   {
     AblationPair p{"profiler", 6, "The cost of leaving the built-in profiler on", "d6", "profiler off",
                    "profiler on", base, base, 1, 4};
@@ -76,6 +92,7 @@ struct Side {
   std::vector<double> run_ms;  // median step time of each run
   std::vector<float> losses;   // of the first run
   uint64_t peak_rss = 0;
+  nlohmann::json bytes;        // held per arena (the same in every run)
 };
 
 Status RunSide(const Workload& w, const BenchSwitches& sw, int warmup, int steps, Side* side) {
@@ -84,12 +101,13 @@ Status RunSide(const Workload& w, const BenchSwitches& sw, int warmup, int steps
   side->run_ms.push_back(Median(r.at("step_ms").get<std::vector<double>>()));
   if (side->losses.empty()) side->losses = r.at("losses").get<std::vector<float>>();
   side->peak_rss = std::max<uint64_t>(side->peak_rss, r.at("peak_rss_bytes").get<uint64_t>());
+  side->bytes = r.value("bytes", nlohmann::json());
   return Status();
 }
 
 nlohmann::json SideJson(const std::string& label, const BenchSwitches& sw, const Side& s) {
   return {{"label", label}, {"switches", SwitchesToJson(sw)}, {"run_ms", s.run_ms}, {"ms_median", Median(s.run_ms)},
-          {"peak_rss_bytes", s.peak_rss}, {"losses", s.losses}};
+          {"peak_rss_bytes", s.peak_rss}, {"losses", s.losses}, {"bytes", s.bytes}};
 }
 
 }  // namespace
@@ -152,6 +170,28 @@ Status RunAblation(const AblationOptions& opt, nlohmann::json* out) {
   }
   *out = std::move(result);
   return Status();
+}
+
+nlohmann::json MergeAblation(const nlohmann::json& earlier, const nlohmann::json& fresh) {
+  nlohmann::json merged = earlier;
+  const nlohmann::json date = fresh["machine"]["date"];
+  for (nlohmann::json& p : merged["pairs"])
+    if (!p.contains("measured")) p["measured"] = earlier["machine"]["date"];
+  for (nlohmann::json p : fresh["pairs"]) {
+    p["measured"] = date;
+    bool replaced = false;
+    for (nlohmann::json& q : merged["pairs"])
+      if (q["switch"] == p["switch"]) q = p, replaced = true;
+    if (!replaced) merged["pairs"].push_back(p);
+  }
+  std::vector<std::string> order;
+  for (const AblationPair& p : AblationPairs(DefaultThreadCount())) order.push_back(p.name);
+  auto rank = [&](const nlohmann::json& p) {
+    return std::find(order.begin(), order.end(), p["switch"].get<std::string>()) - order.begin();
+  };
+  std::stable_sort(merged["pairs"].begin(), merged["pairs"].end(),
+                   [&](const nlohmann::json& a, const nlohmann::json& b) { return rank(a) < rank(b); });
+  return merged;
 }
 
 std::string AblationTable(const nlohmann::json& a) {

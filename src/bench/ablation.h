@@ -35,6 +35,11 @@ struct AblationOptions {
 };
 
 Status RunAblation(const AblationOptions& opt, nlohmann::json* out);
+// `--merge`: an earlier ablation result with the pairs of a fresh one put in
+// place of (or beside) its pairs of the same switch, each marked with the
+// date it was measured, so one switch can be re-measured without rerunning
+// them all. Pairs keep the order of AblationPairs.
+nlohmann::json MergeAblation(const nlohmann::json& earlier, const nlohmann::json& fresh);
 std::string AblationTable(const nlohmann::json& ablation);
 
 }  // namespace cpu_llm

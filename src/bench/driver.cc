@@ -23,6 +23,7 @@ Status RunWorkerProcess(const Workload& workload, const BenchSwitches& sw, int w
                                    "--matmul", MatmulBackendName(sw.matmul)};
   if (!sw.profile) argv.push_back("--no-profile");
   if (sw.simd != "best") argv.insert(argv.end(), {"--simd", sw.simd});
+  if (sw.precision != Precision::kFp32) argv.insert(argv.end(), {"--precision", PrecisionName(sw.precision)});
   if (warmup > 0) argv.insert(argv.end(), {"--warmup", std::to_string(warmup)});
   if (steps > 0) argv.insert(argv.end(), {"--steps", std::to_string(steps)});
   std::string out;

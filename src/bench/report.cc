@@ -130,11 +130,11 @@ std::string ProfileSection(const json& b) {
 std::string PairTable(const json& p, int runs) {
   const json &be = p["before"], &af = p["after"];
   std::string out = fmt::format(
-      "Workload {}, {} alternating runs of each side ({} warm-up + {} timed steps per run):\n\n"
+      "Workload {}, {} alternating runs of each side ({} warm-up + {} timed steps per run){}:\n\n"
       "| | ms/step (median of run medians) | peak RSS |\n|---|---|---|\n| before: {} | {:.1f} | {} |\n"
       "| after: {} | {:.1f} | {} |\n\n",
       p["workload"].get<std::string>(), runs, p["warmup_steps"].get<int>(), p["steps"].get<int>(),
-      be["label"].get<std::string>(), be["ms_median"].get<double>(), Mb(be["peak_rss_bytes"]),
+      p.contains("measured") ? ", measured " + p["measured"].get<std::string>() : std::string(), be["label"].get<std::string>(), be["ms_median"].get<double>(), Mb(be["peak_rss_bytes"]),
       af["label"].get<std::string>(), af["ms_median"].get<double>(), Mb(af["peak_rss_bytes"]));
   out += fmt::format("Speedup (before/after, per pair of runs): **{:.3f}x** (min {:.3f}, max {:.3f}). ",
                      p["speedup_median"].get<double>(), p["speedup_min"].get<double>(), p["speedup_max"].get<double>());
@@ -239,18 +239,22 @@ static Status ReadText(const std::string& path, std::string* text) {
   return Status();
 }
 
+Status ReadJsonFile(const std::string& path, json* j) {
+  std::string text;
+  CPU_LLM_RETURN_IF_ERROR(ReadText(path, &text));
+  try {
+    *j = json::parse(text);
+  } catch (const json::exception& e) {
+    return RuntimeError("{}: not valid JSON: {}", path, e.what());
+  }
+  return Status();
+}
+
 Status WriteReport(const std::string& from_dir, const std::string& out_path) {
   namespace fs = std::filesystem;
   auto read_json = [](const std::string& path, bool required, json* j) -> Status {
-    std::string text;
     if (!fs::exists(path)) return required ? RuntimeError("{}: not found (run the bench with --json first)", path) : Status();
-    CPU_LLM_RETURN_IF_ERROR(ReadText(path, &text));
-    try {
-      *j = json::parse(text);
-    } catch (const json::exception& e) {
-      return RuntimeError("{}: not valid JSON: {}", path, e.what());
-    }
-    return Status();
+    return ReadJsonFile(path, j);
   };
   json baseline, ablation;
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/baseline.json", true, &baseline));

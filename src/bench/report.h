@@ -20,6 +20,9 @@ Status WriteReport(const std::string& from_dir, const std::string& out_path);
 std::string RenderReport(const nlohmann::json& baseline, const nlohmann::json& ablation, const std::string& perf_top,
                          const std::string& results_link, const std::string& flamegraph_link);
 
+// Parses a JSON file; an error names the file.
+Status ReadJsonFile(const std::string& path, nlohmann::json* j);
+
 // Per-op table of a worker's "profile" object (plain text, for the console).
 std::string ProfileTable(const nlohmann::json& profile);
 

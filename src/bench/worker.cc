@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/profiler.h"
@@ -11,6 +12,7 @@
 #include "data/corpus.h"
 #include "data/loader.h"
 #include "data/tokenizer.h"
+#include "kernels/matmul.h"
 #include "kernels/simd_targets.h"
 #include "model/gpt2.h"
 #include "optim/adamw.h"
@@ -20,7 +22,7 @@ namespace cpu_llm {
 
 nlohmann::json SwitchesToJson(const BenchSwitches& sw) {
   return {{"threads", sw.threads}, {"matmul", MatmulBackendName(sw.matmul)}, {"profile", sw.profile},
-          {"simd", sw.simd}};
+          {"simd", sw.simd}, {"precision", PrecisionName(sw.precision)}};
 }
 
 Status SwitchesFromJson(const nlohmann::json& j, BenchSwitches* sw) {
@@ -28,6 +30,8 @@ Status SwitchesFromJson(const nlohmann::json& j, BenchSwitches* sw) {
   sw->threads = j.value("threads", 0);
   sw->profile = j.value("profile", true);
   sw->simd = j.value("simd", std::string("best"));
+  // Results saved before mixed precision existed are fp32.
+  CPU_LLM_RETURN_IF_ERROR(ParsePrecision(j.value("precision", std::string("fp32")), &sw->precision));
   return ParseMatmulBackend(j.value("matmul", std::string("tiled")), &sw->matmul);
 }
 
@@ -59,7 +63,8 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
   CPU_LLM_RETURN_IF_ERROR(LimitSimdTarget(sw.simd));  // a worker is its own process
   const int threads = sw.threads > 0 ? sw.threads : DefaultThreadCount();
   Profiler profiler;
-  const Context ctx{threads, sw.profile ? &profiler : nullptr, sw.matmul};
+  const Context ctx{threads, sw.profile ? &profiler : nullptr, sw.matmul, sw.precision};
+  CPU_LLM_RETURN_IF_ERROR(CheckMatmulPrecision(sw.matmul, sw.precision));
   const int B = workload.B, T = workload.T;
   Timer setup;
 
@@ -74,7 +79,9 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
   CPU_LLM_RETURN_IF_ERROR(model.Init(cfg));
   Rng rng(1337);
   model.InitWeights(rng);
-  CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, threads));
+  CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, threads, sw.precision));
+  std::optional<DynamicLossScaler> scaler;
+  if (sw.precision == Precision::kFp16) scaler.emplace();
   AdamW adamw;
   adamw.Init(cfg, AdamWConfig());
   const double setup_ms = setup.Ms();
@@ -84,6 +91,7 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
   std::vector<int32_t> inputs((size_t)B * T), targets((size_t)B * T);
   std::vector<double> step_ms;
   std::vector<float> losses;
+  int skipped = 0;
   const int total = workload.warmup_steps + workload.steps;
   for (int step = 1; step <= total; step++) {
     if (step == workload.warmup_steps + 1) profiler.Reset();
@@ -93,7 +101,9 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
       CPU_LLM_RETURN_IF_ERROR(train.Next(inputs.data(), targets.data()));
     }
     StepStats stats;
-    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, kLr, step, nullptr, &stats));
+    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, kLr, step - skipped,
+                                      scaler ? &*scaler : nullptr, &stats));
+    skipped += stats.skipped;
     const double ms = timer.Ms();
     if (!std::isfinite(stats.loss)) return RuntimeError("bench {}: step {}: the loss is not finite", workload.name, step);
     if (step <= workload.warmup_steps) continue;
@@ -115,6 +125,7 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
       {"warmup_steps", workload.warmup_steps},
       {"step_ms", step_ms},
       {"losses", losses},
+      {"skipped_steps", skipped},
       {"peak_rss_bytes", PeakRssBytes()},
       {"bytes",
        {{"params", model.param_bytes()}, {"grads", model.grad_bytes()}, {"optimizer", adamw.state_bytes()},

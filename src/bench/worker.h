@@ -13,13 +13,14 @@
 
 namespace cpu_llm {
 
-// The trainer's switches the bench can flip. Later plan items (precision,
-// data access, loader, accumulation, model variants) add theirs here.
+// The trainer's switches the bench can flip. Later plan items (data access,
+// loader, accumulation, model variants) add theirs here.
 struct BenchSwitches {
   int threads = 0;  // 0 = all
   MatmulBackend matmul = MatmulBackend::kTiled;  // the trainer's default
   bool profile = true;  // the built-in per-op profiler
   std::string simd = "best";  // Highway dispatch target: "best" or one name (LimitSimdTarget)
+  Precision precision = Precision::kFp32;  // of the linear layers (fp16 with loss scaling)
 };
 nlohmann::json SwitchesToJson(const BenchSwitches& sw);
 Status SwitchesFromJson(const nlohmann::json& j, BenchSwitches* sw);

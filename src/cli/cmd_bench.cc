@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "bench/ablation.h"
@@ -9,6 +10,7 @@
 #include "bench/torch_runner.h"
 #include "cli/commands.h"
 #include "core/file_io.h"
+#include "kernels/matmul.h"
 
 namespace cpu_llm {
 namespace {
@@ -20,6 +22,8 @@ struct BenchArgs {
   int threads = 0;
   std::string matmul = "tiled";
   std::string simd = "best";
+  std::string precision = "fp32";
+  bool merge = false;
   bool no_profile = false;
   bool torch = false;
   std::string torch_script = DefaultTorchScript();
@@ -47,6 +51,8 @@ Status RunBench(const BenchArgs& a) {
   sw.profile = !a.no_profile;
   sw.simd = a.simd;
   CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(a.matmul, &sw.matmul));
+  CPU_LLM_RETURN_IF_ERROR(ParsePrecision(a.precision, &sw.precision));
+  CPU_LLM_RETURN_IF_ERROR(CheckMatmulPrecision(sw.matmul, sw.precision));
 
   if (!a.worker.empty()) {
     Workload w;
@@ -84,6 +90,13 @@ Status RunBench(const BenchArgs& a) {
     opt.steps = a.steps;
     CPU_LLM_RETURN_IF_ERROR(RunAblation(opt, &result));
     fmt::print("{}", AblationTable(result));
+    if (a.merge && !a.json_out.empty() && std::filesystem::exists(a.json_out)) {
+      nlohmann::json earlier;
+      CPU_LLM_RETURN_IF_ERROR(ReadJsonFile(a.json_out, &earlier));
+      if (earlier.value("kind", "") != "cpu_llm-bench-ablation")
+        return RuntimeError("{}: --merge: not a bench ablation result", a.json_out);
+      result = MergeAblation(earlier, result);
+    }
   } else {
     BaselineOptions opt;
     opt.workloads = a.workloads;
@@ -124,6 +137,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app->add_option("--matmul", a->matmul, "Matmul kernels: tiled, naive, blas (OpenBLAS) or onednn")->capture_default_str();
   app->add_flag("--no-profile", a->no_profile, "Turn the per-op profiler off");
+  app->add_option("--precision", a->precision, "Precision of the linear layers: fp32, bf16 or fp16")->capture_default_str();
   app->add_option("--simd", a->simd, "SIMD target of the Highway kernels: best, or one name (avx2, sse4, scalar...)")
       ->capture_default_str();
   app->add_flag("--torch", a->torch, "Also run PyTorch on the same workloads (tools/torch_bench.py; skipped without torch)");
@@ -133,6 +147,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_flag("--no-matmul-shapes", a->no_matmul_shapes, "Skip the per-shape timing of the matmul backends");
   app->add_flag("--ablation", a->ablation, "Run before/after pairs of each switch, alternating, and report the ratios");
   app->add_option("--switch", a->switches, "With --ablation: only these switches (see --list)");
+  app->add_flag("--merge", a->merge, "With --ablation and --json: replace only these switches' pairs in that file");
   app->add_option("--json", a->json_out, "Write the results as JSON to this file");
   app->add_option("--report", a->report, "Write the Markdown report (docs/OPTIMIZATIONS.md) from the JSON in --from");
   app->add_option("--from", a->from_dir, "Folder holding baseline.json and ablation.json (with --report)");
