@@ -120,6 +120,7 @@ TEST_F(Cli, ScalarSimdTargetTrainsLikeBest) {
 
 TEST_F(Cli, UnknownPrecisionOrABackendWithoutIt) {
   ExpectError(Run(Train(Out(), {"--precision", "fp8"})), 2, "--precision");
+  ExpectError(Run(Train(Out(), {"--precision", "fp16", "--stochastic-rounding"})), 2, "--stochastic-rounding");
   ProcessResult r = Run(Train(Out(), {"--precision", "bf16", "--matmul", "blas"}));
   ExpectError(r, 2, "--precision bf16");
   EXPECT_HAS_SUBSTR(r.err, "--matmul tiled");
@@ -401,12 +402,19 @@ TEST_F(Cli, MixedPrecisionTrainsLogsTheScaleAndExportsBf16) {
 
   steps_ = "3";
   ProcessResult fp32 = Run(Train(dir_ / "fp32")), bf16 = Run(Train(dir_ / "bf16", {"--precision", "bf16"}));
+  ProcessResult sr = Run(Train(dir_ / "sr", {"--precision", "bf16", "--stochastic-rounding"}));
   ExpectSuccess(fp32);
   ExpectSuccess(bf16);
-  const std::vector<std::string> a = StepLosses(fp32.out), b = StepLosses(bf16.out);
+  ExpectSuccess(sr);
+  EXPECT_HAS_SUBSTR(sr.out, "weights rounded stochastically");
+  const std::vector<std::string> a = StepLosses(fp32.out), b = StepLosses(bf16.out), c = StepLosses(sr.out);
   ASSERT_EQ(a.size(), 3u);
   ASSERT_EQ(b.size(), 3u);
-  for (int i = 0; i < 3; i++) EXPECT_NEAR(std::stod(b[i]), std::stod(a[i]), 0.01 * std::stod(a[i]));
+  ASSERT_EQ(c.size(), 3u);
+  for (int i = 0; i < 3; i++) {
+    EXPECT_NEAR(std::stod(b[i]), std::stod(a[i]), 0.01 * std::stod(a[i]));
+    EXPECT_NEAR(std::stod(c[i]), std::stod(a[i]), 0.01 * std::stod(a[i]));
+  }
 }
 
 TEST_F(Cli, ResumeWithOtherBatchIsAUsageError) {

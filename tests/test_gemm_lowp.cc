@@ -73,6 +73,47 @@ TEST(GemmLowp, EqualsTheFp32ProductOfRoundedOperandsBitForBit) {
   });
 }
 
+// Stochastic rounding of the weights (Context::sr_weights): the weight is
+// rounded with the reference's noise for (seed, its offset in the arena), the
+// same in the forward and in dinp's product, the other operands to nearest.
+// The weight sits 100 floats into its arena, so offsets are not indices.
+TEST(GemmLowp, StochasticWeightsEqualTheProductOfReferenceRoundedOperands) {
+  ForEachSimdTarget([] {
+    Rng rng(29);
+    for (Shape s : kShapes) {
+      const int N = s.N, C = s.C, OC = s.OC;
+      SCOPED_TRACE(fmt::format("N={} C={} OC={}", N, C, OC));
+      const int64_t kAt = 100;
+      const V arena = test::RandomVec(rng, kAt + OC * C + 7), inp = test::RandomVec(rng, N * C);
+      const V b = test::RandomVec(rng, OC), dout = test::RandomVec(rng, N * OC);
+      const float* w = arena.data() + kAt;
+      const uint64_t seed = 0xABCDEF0123ull;
+      V w_r(OC * C);
+      for (int i = 0; i < OC * C; i++) w_r[i] = ref::bf16_to_f32(ref::f32_to_bf16_stochastic(w[i], seed, kAt + i));
+      const V inp_r = Rounded(Precision::kBf16, inp), dout_r = Rounded(Precision::kBf16, dout);
+      for (int threads : {1, 2}) {
+        const Context fp32{threads};
+        Context sr{threads, nullptr, MatmulBackend::kTiled, Precision::kBf16};
+        sr.sr_weights = arena.data();
+        sr.sr_weights_n = static_cast<int64_t>(arena.size());
+        sr.sr_seed = seed;
+        V want(N * OC), got(N * OC), want_dinp(N * C), got_dinp(N * C), dw(OC * C);
+        matmul_forward(fp32, want.data(), inp_r.data(), w_r.data(), b.data(), N, C, OC);
+        matmul_forward(sr, got.data(), inp.data(), w, b.data(), N, C, OC);
+        ExpectBitEqual(got, want, "out");
+        matmul_backward(fp32, want_dinp.data(), dw.data(), nullptr, dout_r.data(), inp_r.data(), w_r.data(), N, C, OC);
+        matmul_backward(sr, got_dinp.data(), dw.data(), nullptr, dout.data(), inp.data(), w, N, C, OC);
+        ExpectBitEqual(got_dinp, want_dinp, "dinp");
+        // Another seed draws other roundings.
+        sr.sr_seed = seed + 1;
+        V other(N * OC);
+        matmul_forward(sr, other.data(), inp.data(), w, b.data(), N, C, OC);
+        EXPECT_NE(other, got);
+      }
+    }
+  });
+}
+
 // Against the exact product: rounding each operand to nearest moves it by at
 // most u relative (u the unit roundoff; fp16 values here stay normal), so each
 // term a_k b_k by at most (2u + u^2)|a_k b_k|, and the fp32 sum of K terms adds

@@ -144,6 +144,49 @@ std::string PairTable(const json& p, int runs) {
   return out;
 }
 
+// Mixed precision's pairs: what each side's arenas hold, and the issue's
+// targets for GPT-2 124M in bf16 beside PyTorch's bf16 autocast from the
+// baseline.
+std::string PrecisionMemory(const json& p, const json& b) {
+  const json &be = p["before"], &af = p["after"];
+  if (!be.contains("bytes") || be["bytes"].is_null() || !af.contains("bytes") || af["bytes"].is_null()) return "";
+  auto total = [](const json& by) {
+    return by["params"].get<double>() + by["grads"].get<double>() + by["optimizer"].get<double>() +
+           by["activations"].get<double>();
+  };
+  std::string out =
+      "| side | parameters | gradients | AdamW state | activations | arenas total | peak RSS |\n"
+      "|---|---|---|---|---|---|---|\n";
+  for (const json* side : {&be, &af}) {
+    const json& by = (*side)["bytes"];
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", (*side)["label"].get<std::string>(),
+                       Mb(by["params"]), Mb(by["grads"]), Mb(by["optimizer"]), Mb(by["activations"]),
+                       Mb(json(total(by))), Mb((*side)["peak_rss_bytes"]));
+  }
+  out += "\n";
+  if (p["switch"] != "bf16" || p["workload"] != "gpt2-124m") return out;
+  const double tokens = b.is_null() ? 0.0 : [&] {
+    for (const json& w : b["workloads"])
+      if (w["workload"] == "gpt2-124m") return w["tok_s"].get<double>() * w["ms_median"].get<double>() / 1000.0;
+    return 0.0;
+  }();
+  if (tokens > 0.0) {
+    const double tok_s = tokens / (af["ms_median"].get<double>() / 1000.0);
+    out += fmt::format("Target: GPT-2 124M in bf16 at ≥ 480 tokens/s — measured **{:.0f} tokens/s**: {}. ", tok_s,
+                       tok_s >= 480.0 ? "met" : "not met");
+    for (const json& t : b["pytorch"])
+      if (t["workload"] == "gpt2-124m" && t["dtype"] == "bf16" && !t.contains("skipped"))
+        out += fmt::format("PyTorch {} bf16 autocast in the baseline: {:.0f} tokens/s, peak RSS {} ({:.2f}x ours "
+                           "in speed). ",
+                           t["torch_version"].get<std::string>(), t["tok_s"].get<double>(), Mb(t["peak_rss_bytes"]),
+                           tok_s / t["tok_s"].get<double>());
+  }
+  const double rss = af["peak_rss_bytes"].get<double>();
+  out += fmt::format("Target: peak RSS ≤ 2.4 GB — measured **{:.2f} GB**: {}.\n\n", rss / 1e9,
+                     rss <= 2.4e9 ? "met" : "not met");
+  return out;
+}
+
 std::string ItemSection(const PlanItem& item, const json& b, const json& a, const std::string& perf_top,
                         const std::string& flamegraph_link) {
   std::string out = fmt::format("### {}. {} — {}\n\n{}\n\n**Switch:** {}\n\n", item.number, item.title, item.status,
@@ -154,6 +197,7 @@ std::string ItemSection(const PlanItem& item, const json& b, const json& a, cons
       if (p["plan_item"] == item.number) {
         out += fmt::format("**Before/after** — {}. ", p["question"].get<std::string>());
         out += PairTable(p, a["runs"].get<int>()) + "\n";
+        if (item.number == 1) out += PrecisionMemory(p, b);
         if (p["switch"] == "profiler")
           out += fmt::format("Profiler overhead: {:+.2f}% of the step (median pair).\n\n",
                              100.0 * (1.0 / p["speedup_median"].get<double>() - 1.0));

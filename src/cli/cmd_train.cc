@@ -66,6 +66,9 @@ CommandRunner AddTrainCommand(CLI::App& root) {
                   "fp32 sums, master weights and optimizer; fp16 adds dynamic loss scaling)")
       ->capture_default_str()
       ->group(train);
+  app->add_flag("--stochastic-rounding", opt->stochastic_rounding,
+                "With --precision bf16: round the weights stochastically (new noise each step) instead of to nearest")
+      ->group(train);
 
   const char* out = "Output";
   app->add_option("-o,--out", opt->out_dir, "Run folder: checkpoints and metrics.jsonl")->capture_default_str()->group(out);

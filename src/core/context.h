@@ -38,6 +38,16 @@ struct Context {
   Profiler* profiler = nullptr;  // per-op timing when set (see core/profiler.h)
   MatmulBackend matmul = MatmulBackend::kTiled;
   Precision precision = Precision::kFp32;
+  // Optional stochastic rounding of the weights in bf16 products: a product
+  // operand (b) that lies inside sr_weights (sr_weights_n floats, the
+  // parameter arena) is rounded up or down at random with the probability
+  // of its distance (kernels/convert.h's hash of sr_seed and the element's
+  // offset in the arena), so every use of a weight within one step sees the
+  // same rounding and a new sr_seed draws new noise. Other operands round
+  // to nearest even. Null: no stochastic rounding.
+  const float* sr_weights = nullptr;
+  int64_t sr_weights_n = 0;
+  uint64_t sr_seed = 0;
 };
 
 // All hardware threads, or the value of OMP_NUM_THREADS when set.

@@ -55,6 +55,20 @@ HWY_INLINE V RoundToBf16Value(DF df, V v) {
   return hn::BitCast(df, hn::And(rounded, hn::Set(du, 0xFFFF0000u)));
 }
 
+// ref::RoundingNoise on every lane: weyl holds index * 0x9E3779B1 + the
+// folded seed (mod 2^32) per lane; MurmurHash3's finalizer mixes it.
+template <class VU>
+HWY_INLINE VU RoundingNoise(VU weyl) {
+  const hn::DFromV<VU> du;
+  auto x = weyl;
+  x = hn::Xor(x, hn::ShiftRight<16>(x));
+  x = hn::Mul(x, hn::Set(du, 0x85EBCA6Bu));
+  x = hn::Xor(x, hn::ShiftRight<13>(x));
+  x = hn::Mul(x, hn::Set(du, 0xC2B2AE35u));
+  x = hn::Xor(x, hn::ShiftRight<16>(x));
+  return hn::And(x, hn::Set(du, 0xFFFFu));
+}
+
 // F16C (AVX2 and AVX-512 targets) rounds to nearest even and quiets NaNs
 // the way the reference does; older targets have no fp16 instructions.
 #undef CPU_LLM_HAVE_F16C_TARGET

@@ -47,22 +47,14 @@ void F32ToBf16StochasticSpan(uint16_t* HWY_RESTRICT dst, const float* HWY_RESTRI
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::Rebind<uint16_t, decltype(df)> du16;
   const int64_t L = hn::Lanes(df);
-  const auto seed_mix = hn::Set(du, static_cast<uint32_t>(seed ^ (seed >> 32)));
+  const auto seed_mix = hn::Set(du, ref::FoldSeed(seed));
   // The Weyl step of ref::RoundingNoise, index * golden + seed, advanced by
   // L * golden per vector (all mod 2^32).
   auto weyl = hn::Add(hn::Mul(hn::Iota(du, static_cast<uint32_t>(first_index)), hn::Set(du, 0x9E3779B1u)), seed_mix);
   const auto weyl_step = hn::Set(du, static_cast<uint32_t>(L) * 0x9E3779B1u);
   int64_t i = 0;
   for (; i + L <= n; i += L, weyl = hn::Add(weyl, weyl_step)) {
-    // ref::RoundingNoise on every lane.
-    auto x = weyl;
-    x = hn::Xor(x, hn::ShiftRight<16>(x));
-    x = hn::Mul(x, hn::Set(du, 0x85EBCA6Bu));
-    x = hn::Xor(x, hn::ShiftRight<13>(x));
-    x = hn::Mul(x, hn::Set(du, 0xC2B2AE35u));
-    x = hn::Xor(x, hn::ShiftRight<16>(x));
-    const auto noise = hn::And(x, hn::Set(du, 0xFFFFu));
-    hn::StoreU(RoundToBf16(df, hn::BitCast(du, hn::LoadU(df, src + i)), noise), du16, dst + i);
+    hn::StoreU(RoundToBf16(df, hn::BitCast(du, hn::LoadU(df, src + i)), RoundingNoise(weyl)), du16, dst + i);
   }
   for (; i < n; i++) dst[i] = ref::f32_to_bf16_stochastic(src[i], seed, first_index + i);
 }

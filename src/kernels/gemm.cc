@@ -52,6 +52,10 @@ struct GemmArgs {
   int64_t ldc;
   bool accumulate;
   Precision precision;  // operands rounded to it as they are packed
+  // b's offset in Context::sr_weights when it lies there and bf16 products
+  // round it stochastically; -1 otherwise.
+  int64_t b_sr_offset;
+  uint32_t sr_seed;  // folded to 32 bits (ref::FoldSeed)
 };
 
 struct PackBuffers {
@@ -179,6 +183,34 @@ void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int val
     for (int l = 0; l < W; l++) dst[k * W + l] = l < valid ? src[k * k_stride + l * lane_stride] : 0.0f;
 }
 
+// A packed b sliver (kc x kNR) rounded to bf16 stochastically: element
+// (k, l) came from the operand's offset `offset` + k * k_stride + l *
+// lane_stride in the weights, whose hash gives its noise (u32 arithmetic,
+// as ref::RoundingNoise wraps the index). Padding lanes hold zero, which
+// stays zero.
+void RoundSliverStochastic(float* HWY_RESTRICT dst, int kc, int64_t offset, int64_t k_stride, int64_t lane_stride,
+                           uint32_t seed) {
+  const D d;
+  const hn::RebindToUnsigned<D> du;
+  using VU = hn::Vec<decltype(du)>;
+  const VU golden = hn::Set(du, 0x9E3779B1u), seed_v = hn::Set(du, seed), top = hn::Set(du, 0xFFFF0000u);
+  VU lane_offset[kNV];
+  for (int v = 0; v < kNV; v++) {
+    HWY_ALIGN uint32_t lanes[kLanes];
+    for (int l = 0; l < kLanes; l++) lanes[l] = static_cast<uint32_t>((v * kLanes + l) * lane_stride);
+    lane_offset[v] = hn::Load(du, lanes);
+  }
+  for (int k = 0; k < kc; k++) {
+    const VU row = hn::Set(du, static_cast<uint32_t>(offset + k * k_stride));
+    for (int v = 0; v < kNV; v++) {
+      float* p = dst + k * kNR + v * kLanes;
+      const VU weyl = hn::Add(hn::Mul(hn::Add(row, lane_offset[v]), golden), seed_v);
+      const VU rounded = Bf16RoundedBits(d, hn::BitCast(du, hn::Load(d, p)), RoundingNoise(weyl));
+      hn::Store(hn::BitCast(d, hn::And(rounded, top)), d, p);
+    }
+  }
+}
+
 // c tile (rows x cols of kMR x kNR valid) += packed a sliver (kc x kMR) .
 // packed b sliver (kc x kNR); with `overwrite`, c = product + bias instead.
 // Each element's k terms are summed in order into one accumulator, so its
@@ -255,13 +287,28 @@ void DotColumns(const GemmArgs& g, int n0, int n1) {
       // not packed here).
       const Precision p = g.precision;
       auto load = [&](const float* x) { return RoundToPrecision(d, hn::LoadU(d, x), p); };
+      // b stochastically rounded (weights in bf16 with Context::sr_weights)
+      // takes the scalar reference lane by lane: this path serves decoding,
+      // which does not use it, and the rare training batch under kMR rows.
+      const bool sr = g.b_sr_offset >= 0;
+      const int64_t b_offset = g.b_sr_offset + n * g.b.col_stride;
+      auto round_b = [&](int k) {
+        return sr ? ref::bf16_to_f32(ref::f32_to_bf16_stochastic(bn[k], g.sr_seed, b_offset + k))
+                  : RoundToPrecision(bn[k], p);
+      };
+      auto load_b = [&](int k) {
+        if (!sr) return load(bn + k);
+        HWY_ALIGN float lanes[kLanes];
+        for (int l = 0; l < kLanes; l++) lanes[l] = round_b(k + l);
+        return hn::Load(d, lanes);
+      };
       int k = 0;
       for (; k + 4 * kLanes <= g.K; k += 4 * kLanes)
 #pragma GCC unroll 4
-        for (int v = 0; v < 4; v++) acc[v] = hn::MulAdd(load(am + k + v * kLanes), load(bn + k + v * kLanes), acc[v]);
-      for (; k + kLanes <= g.K; k += kLanes) acc[0] = hn::MulAdd(load(am + k), load(bn + k), acc[0]);
+        for (int v = 0; v < 4; v++) acc[v] = hn::MulAdd(load(am + k + v * kLanes), load_b(k + v * kLanes), acc[v]);
+      for (; k + kLanes <= g.K; k += kLanes) acc[0] = hn::MulAdd(load(am + k), load_b(k), acc[0]);
       float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc[0], acc[1]), hn::Add(acc[2], acc[3]))));
-      for (; k < g.K; k++) sum += RoundToPrecision(am[k], p) * RoundToPrecision(bn[k], p);
+      for (; k < g.K; k++) sum += RoundToPrecision(am[k], p) * round_b(k);
       float* cmn = g.c + m * g.ldc + n;
       *cmn = g.accumulate ? *cmn + sum : sum + (g.bias ? g.bias[n] : 0.0f);
     }
@@ -301,9 +348,12 @@ void GemmThread(const GemmArgs& g, int thread, int n_threads) {
       const int kc = std::min(kKC, g.K - pc);
       const bool overwrite = !g.accumulate && pc == 0;
       for (int jr = 0; jr < nc; jr += kNR) {
-        PackSliver<kNR>(b.data + pc * b.row_stride + (jc + jr) * b.col_stride, b.col_stride, b.row_stride,
-                        std::min(kNR, nc - jr), kc, buf.b + jr * kc);
-        RoundSpanInPlace(g.precision, buf.b + jr * kc, int64_t{kc} * kNR);
+        const int64_t at = pc * b.row_stride + (jc + jr) * b.col_stride;
+        PackSliver<kNR>(b.data + at, b.col_stride, b.row_stride, std::min(kNR, nc - jr), kc, buf.b + jr * kc);
+        if (g.b_sr_offset >= 0)
+          RoundSliverStochastic(buf.b + jr * kc, kc, g.b_sr_offset + at, b.row_stride, b.col_stride, g.sr_seed);
+        else
+          RoundSpanInPlace(g.precision, buf.b + jr * kc, int64_t{kc} * kNR);
       }
       for (int ic = m0; ic < m1; ic += kMC) {
         const int mc = std::min(kMC, m1 - ic);
@@ -342,7 +392,13 @@ void Gemm(const Context& ctx, int M, int N, int K, StridedMatrix a, StridedMatri
         for (int n = 0; n < N; n++) c[m * ldc + n] = bias ? bias[n] : 0.0f;
     return;
   }
-  const gemm_detail::GemmArgs args{M, N, K, a, b, bias, c, ldc, accumulate, ctx.precision};
+  // Stochastic rounding applies to a b that lies inside the weights.
+  int64_t b_sr_offset = -1;
+  if (ctx.precision == Precision::kBf16 && ctx.sr_weights && b.data >= ctx.sr_weights &&
+      b.data < ctx.sr_weights + ctx.sr_weights_n)
+    b_sr_offset = b.data - ctx.sr_weights;
+  const gemm_detail::GemmArgs args{M, N, K, a, b, bias, c, ldc, accumulate, ctx.precision, b_sr_offset,
+                                   ref::FoldSeed(ctx.sr_seed)};
   // The split is by omp_get_num_threads(), the team OpenMP actually formed.
 #pragma omp parallel num_threads(ctx.n_threads)
   HWY_DYNAMIC_DISPATCH(GemmThread)(args, omp_get_thread_num(), omp_get_num_threads());

@@ -116,6 +116,8 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
   CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(opt.matmul, &parsed->matmul));
   CPU_LLM_RETURN_IF_ERROR(ParsePrecision(opt.precision, &parsed->precision));
+  if (opt.stochastic_rounding && parsed->precision != Precision::kBf16)
+    return UsageError("--stochastic-rounding: applies to --precision bf16 only (got {})", opt.precision);
   return CheckMatmulPrecision(parsed->matmul, parsed->precision);
 }
 
@@ -201,8 +203,9 @@ Status RunTraining(const TrainOptions& opt) {
              resume_state.empty() ? "" : fmt::format(", resuming at step {}", state.step));
   fmt::print("kernels: matmul {}, SIMD {}\n", MatmulBackendName(ctx.matmul), SimdTargetName(DispatchedSimdTarget()));
   if (ctx.precision != Precision::kFp32)
-    fmt::print("precision: {} products with fp32 sums, {} saved activations, fp32 master weights{}\n",
+    fmt::print("precision: {} products with fp32 sums, {} saved activations, fp32 master weights{}{}\n",
                PrecisionName(ctx.precision), PrecisionName(ctx.precision),
+               opt.stochastic_rounding ? ", weights rounded stochastically" : "",
                scaler ? fmt::format(", dynamic loss scaling from {:g}", scaler->scale()) : "");
   fmt::print("memory: params {:.1f} MB, grads {:.1f} MB, adamw {:.1f} MB, activations {:.1f} MB\n",
              model.param_bytes() / 1e6, model.grad_bytes() / 1e6, adamw.state_bytes() / 1e6,
@@ -252,7 +255,14 @@ Status RunTraining(const TrainOptions& opt) {
     const float lr = schedule.At(step);
     StepStats stats;
     const int update = static_cast<int>(step - skipped_steps);
-    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, lr, update,
+    // Stochastic rounding draws new noise each step, reproducibly from the seed.
+    Context step_ctx = ctx;
+    if (opt.stochastic_rounding) {
+      step_ctx.sr_weights = model.params();
+      step_ctx.sr_weights_n = model.num_params();
+      step_ctx.sr_seed = Rng(opt.seed ^ (static_cast<uint64_t>(step) << 20)).NextU64();
+    }
+    CPU_LLM_RETURN_IF_ERROR(TrainStep(step_ctx, model, adamw, inputs.data(), targets.data(), B, T, lr, update,
                                       scaler ? &*scaler : nullptr, &stats));
     const float loss = stats.loss, norm = stats.grad_norm;
     if (stats.skipped) {

@@ -43,6 +43,9 @@ struct TrainOptions {
   // (fp32 master weights, gradients and AdamW state in every case; fp16 adds
   // dynamic loss scaling). See Precision in core/context.h.
   std::string precision = "fp32";
+  // bf16 only: weights rounded stochastically (fresh noise every step)
+  // instead of to nearest even when they enter a product.
+  bool stochastic_rounding = false;
   // Also write each checkpoint's weights as llm.c's bf16 model file
   // (version 5), model_<step>.bf16.bin, for tools that read that format.
   bool export_bf16 = false;

@@ -36,8 +36,9 @@ inline float bf16_to_f32(uint16_t h) { return BitsFloat(static_cast<uint32_t>(h)
 // blocking and a run repeats exactly. 32-bit arithmetic only (a Weyl step on
 // the index, then MurmurHash3's finalizer), so vector code computes the same
 // bits lane by lane; the index wraps at 2^32 elements, harmless for noise.
+inline uint32_t FoldSeed(uint64_t seed) { return static_cast<uint32_t>(seed ^ (seed >> 32)); }
 inline uint32_t RoundingNoise(uint64_t seed, uint64_t index) {
-  uint32_t x = static_cast<uint32_t>(index) * 0x9E3779B1u + static_cast<uint32_t>(seed ^ (seed >> 32));
+  uint32_t x = static_cast<uint32_t>(index) * 0x9E3779B1u + FoldSeed(seed);
   x ^= x >> 16;
   x *= 0x85EBCA6Bu;
   x ^= x >> 13;
