@@ -4,14 +4,30 @@ namespace cpu_llm {
 
 const std::vector<PlanItem>& PlanItems() {
   static const std::vector<PlanItem> kItems = {
-      {1, "Mixed precision (bf16, f16)", "not built yet",
-       "Weights, activations and gradients in 16-bit formats with fp32 master weights and loss scaling for f16. "
-       "The pieces that exist: fp32<->bf16/fp16 conversion kernels (kernels/convert.h: round to nearest even, "
-       "stochastic rounding for bf16, F16C where present; bit-exact against scalar references on every SIMD "
-       "target) and the dynamic loss scaler (optim/loss_scaler.h: 2^16, x2 after 2000 clean steps, x0.5 and a "
-       "skipped step on overflow), and llm.c's bf16 model files (version 5), read and written. The precision "
-       "switch and the 16-bit compute kernels are not built yet.",
-       "(planned: `train --precision fp32|bf16|f16`)", "Planned: loss curves against fp32 on the same data."},
+      {1, "Mixed precision (bf16, f16)", "built",
+       "`--precision bf16|fp16` rounds every operand of the linear layers' products (weights, activations, "
+       "activation gradients) to the 16-bit format, to nearest even, as the GEMM packs it, and sums the products "
+       "in fp32: exactly what a bf16/fp16 GEMM with fp32 accumulation computes. The activations backward reads as "
+       "product operands (qkv, attention output, MLP pre-activation) are stored in 16 bits. fp32 stays for the "
+       "master weights, weight gradients, AdamW state, the residual stream, layernorm statistics, softmax, "
+       "cross-entropy and every reduction. The weights' 16-bit copy is made as each product packs them rather than "
+       "stored beside the masters: the same values, 2 bytes per parameter less (249 MB at 124M). fp16 runs with "
+       "dynamic loss scaling (2^16, x2 after 2000 clean steps, x0.5 and a skipped update on overflow, logged and "
+       "checkpointed); `--stochastic-rounding` rounds bf16 weights stochastically, with noise hashed from a "
+       "per-step seed and each weight's offset. This CPU has no AVX512-BF16 (no vdpbf16ps) and Highway 1.0 has no "
+       "bf16 dot product, so the 16-bit values are widened to fp32 for the FMAs: the speed is fp32's and the "
+       "gain is memory. oneDNN 2.6's bf16/fp16 matmul exists behind `--matmul onednn` but reports itself "
+       "unimplemented without AVX-512, which the trainer says at start-up. llm.c's bf16 model files (version 5) "
+       "are read and written (`--export-bf16`).",
+       "`train --precision fp32|bf16|fp16` (default fp32), `--stochastic-rounding` (bf16), `--export-bf16`; "
+       "`bench --precision ...`, `bench --ablation --switch bf16,fp16`, and `bench --stability` for the loss "
+       "curves.",
+       "GemmLowp.* (every SIMD target, 1 and 2 threads): the 16-bit products are bit-identical to the fp32 product "
+       "of operands rounded by the scalar references, stochastic weights included, and within 2u+u^2 of the "
+       "exact product (u = 2^-8 bf16, 2^-11 fp16) plus fp32 summation; Convert.* holds every conversion to the "
+       "references bit for bit; MixedPrecision.* holds the model's loss and gradients to fp32 within ~10x the "
+       "measured rounding error, checks thread-count independence and fp16's skipped update on overflow; "
+       "Cli.MixedPrecision* trains all three, resumes fp16 with its scale and reads back the bf16 export."},
       {2, "Memory-mapped token shards", "not built yet",
        "Shards read through mmap so datasets larger than RAM train without being loaded. Today the loader "
        "reads one shard at a time into memory.",
@@ -25,8 +41,8 @@ const std::vector<PlanItem>& PlanItems() {
        "6x16 register tiles with AVX2, 12x32 with AVX-512); it, the fused attention (forward, backward and "
        "decode) and the element-wise and row-wise kernels (GELU, residual add, layernorm, cross-entropy with its "
        "log-sum-exp, embedding, AdamW and the gradient norm) are Google Highway code, compiled for every x86 target (AVX-512, AVX2, SSE4, SSSE3 and a scalar "
-       "fallback) and dispatched at run time to the best one the CPU has. BF16 matmuls (AVX512-BF16) are not "
-       "built yet.",
+       "fallback) and dispatched at run time to the best one the CPU has. A vdpbf16ps micro-kernel "
+       "(AVX512-BF16) is not built: no CPU here has the instruction to test it on (bf16 products widen to fp32).",
        "`train --matmul tiled` (default) or `--matmul naive` (the plain loops, kept as the before): "
        "`bench --ablation --switch matmul`; `train --simd best|avx2|sse4|scalar...` picks the Highway target "
        "(default: the best the CPU has): `bench --ablation --switch simd` runs every kernel on its scalar "
