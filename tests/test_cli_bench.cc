@@ -1,8 +1,12 @@
 // `cpu_llm bench` end to end on the tiny workload: the baseline JSON, an
-// ablation pair, the generated report, and every bad flag refused in one line.
+// ablation pair, the generated report, the mixed precision stability runs,
+// and every bad flag refused in one line.
 // Timings are not asserted (the machine is shared); shapes and invariants are.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -117,6 +121,80 @@ TEST_F(CliBench, BadFlagsAndFilesAreRefusedInOneLine) {
   WriteText(dir_ / "baseline.json", "[1, 2");
   ExpectError(Run({"bench", "--report", dir_ / "r.md", "--from", dir_.path()}), 1, "not valid JSON");
   ExpectError(Run({"bench", "--ablation", "--workload", "tiny", "--workload", "d6"}), 2, "at most one");
+}
+
+// Three precisions of a one-layer model for 6 steps: the JSON holds every
+// run's curves, the plots land beside it, and the temp folders are gone.
+TEST_F(CliBench, StabilityRunsEveryPrecisionAndPlots) {
+  // Where the runs' folders go, to check they are removed.
+  struct TmpDirEnv {
+    std::string saved;
+    bool had;
+    explicit TmpDirEnv(const std::string& dir) : had(std::getenv("TMPDIR") != nullptr) {
+      if (had) saved = std::getenv("TMPDIR");
+      ::setenv("TMPDIR", dir.c_str(), 1);
+    }
+    ~TmpDirEnv() { had ? ::setenv("TMPDIR", saved.c_str(), 1) : ::unsetenv("TMPDIR"); }
+  } tmpdir_env(dir_.path());
+  const std::string tiny = "--model d1 --batch 2 --seq-len 16 --val-every 3 --val-batches 1";
+  const std::string json_path = dir_ / "out/stability.json";
+  const ProcessResult r = Run({"bench", "--stability", "--stability-steps", "6", "--stability-args", tiny, "--threads",
+                               "2", "--json", json_path});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_HAS_SUBSTR(r.err, "training in fp16 (3/3), 6 steps");
+  EXPECT_HAS_SUBSTR(r.out, "final val loss");
+  EXPECT_HAS_SUBSTR(r.out, "within 1% of fp32: PASS");
+  const json s = json::parse(ReadText(json_path));
+  EXPECT_EQ(s["kind"], "cpu_llm-bench-stability");
+  EXPECT_EQ(s["steps"], 6);
+  EXPECT_TRUE(s["machine"].contains("cpu"));
+  EXPECT_HAS_SUBSTR(s["model"].get<std::string>(), "C=64");
+  ASSERT_EQ(s["runs"].size(), 3u);
+  const char* precisions[] = {"fp32", "bf16", "fp16"};
+  for (int i = 0; i < 3; i++) {
+    const json& run = s["runs"][i];
+    SCOPED_TRACE(precisions[i]);
+    EXPECT_EQ(run["precision"], precisions[i]);
+    EXPECT_EQ(run["steps"], json({1, 2, 3, 4, 5, 6}));
+    ASSERT_EQ(run["loss"].size(), 6u);
+    for (const json& l : run["loss"]) EXPECT_TRUE(l.is_number() && std::isfinite(l.get<double>())) << l;
+    // Random init: near ln(50257) = 10.8 for these few steps.
+    EXPECT_NEAR(run["loss"][0].get<double>(), 10.8, 0.3);
+    EXPECT_EQ(run["val_steps"], json({3, 6}));
+    EXPECT_EQ(run["final_val_loss"], run["val_loss"][1]);
+    EXPECT_LT(std::fabs(run["val_loss_diff_pct"].get<double>()), 1.0);
+    EXPECT_FALSE(run["diverged"].get<bool>());
+    EXPECT_GT(run["wall_s"].get<double>(), 0.0);
+    EXPECT_EQ(run["final_loss_scale"].is_number(), i == 2);
+    EXPECT_EQ(run["skipped_steps"], 0);
+  }
+  for (const char* svg : {"stability_train_loss.svg", "stability_val_loss.svg"}) {
+    const std::string text = ReadText(dir_ / (std::string("out/") + svg));
+    EXPECT_HAS_SUBSTR(text, "<svg xmlns=");
+    EXPECT_HAS_SUBSTR(text, "</svg>");
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path()))
+    EXPECT_EQ(entry.path().filename().string().rfind("cpu_llm_stability_", 0), std::string::npos) << entry.path();
+
+  // --plot-dir puts the figures elsewhere; no --json needed.
+  const ProcessResult p = Run({"bench", "--stability", "--stability-steps", "2", "--stability-args",
+                               "--model d1 --batch 1 --seq-len 8 --val-batches 1", "--plot-dir", dir_ / "plots"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_HAS_SUBSTR(ReadText(dir_ / "plots/stability_val_loss.svg"), "fp16: final");
+}
+
+TEST_F(CliBench, StabilityRefusesFlagsItOwnsAndReportsAFailingRun) {
+  ExpectError(Run({"bench", "--stability", "--stability-args", "--steps 5"}), 2, "--stability-steps");
+  ExpectError(Run({"bench", "--stability", "--stability-args", "--precision=fp16"}), 2, "--precision is set by the bench");
+  ExpectError(Run({"bench", "--stability", "--stability-args", "-o /tmp/x"}), 2, "-o is set by the bench");
+  ExpectError(Run({"bench", "--stability", "--stability-steps", "0"}), 2, "at least 1");
+  ExpectError(Run({"bench", "--stability", "--ablation"}), 2, "separate runs");
+  ExpectError(Run({"bench", "--stability-steps", "5"}), 2, "--stability");
+  // The child's own error comes first on stderr, then the bench's.
+  const ProcessResult r = Run({"bench", "--stability", "--stability-steps", "2", "--stability-args", "--model d0x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_HAS_SUBSTR(r.err, "d0x");
+  EXPECT_HAS_SUBSTR(r.err, "error: --stability: the fp32 run failed (exit status 2)");
 }
 
 TEST_F(CliBench, ListNamesWorkloadsAndSwitches) {

@@ -3,7 +3,8 @@
 #   1. the baseline workloads, with PyTorch beside them when it is installed,
 #   2. the before/after pairs of every switch (--ablation),
 #   3. a perf profile and flame graph of the GPT-2 124M step (if perf works),
-#   4. the report, from the JSON files written to docs/bench/.
+#   4. the mixed precision stability runs (fp32, bf16, fp16; --stability),
+#   5. the report, from the JSON files written to docs/bench/.
 # Run it on a quiet machine: anything else using the cores skews the numbers.
 # RUNS (default 3) and ABLATION_RUNS (default 5) set the repetitions.
 set -euo pipefail
@@ -26,5 +27,7 @@ if command -v perf >/dev/null 2>&1; then
 else
   echo "bench_all.sh: perf not found (Debian package linux-perf); skipping the perf profile" >&2
 fi
+# fp32, bf16 and fp16 trained for 1000 steps each (~10 minutes apiece on 2 cores).
+"$BIN" bench --stability --json "$OUT/stability.json" --plot-dir "$OUT" | tee "$OUT/stability.txt"
 "$BIN" bench --report docs/OPTIMIZATIONS.md --from "$OUT"
 echo "wrote docs/OPTIMIZATIONS.md"

@@ -7,6 +7,7 @@
 
 #include "bench/matmul_shapes.h"
 #include "bench/plan_items.h"
+#include "bench/stability.h"
 #include "core/file_io.h"
 
 namespace cpu_llm {
@@ -187,7 +188,10 @@ std::string PrecisionMemory(const json& p, const json& b) {
   return out;
 }
 
-std::string ItemSection(const PlanItem& item, const json& b, const json& a, const std::string& perf_top,
+
+std::string PassFail(bool ok) { return ok ? "**PASS**" : "**FAIL**"; }
+
+std::string ItemSection(const PlanItem& item, const json& b, const json& a, const json& st, const std::string& perf_top,
                         const std::string& flamegraph_link) {
   std::string out = fmt::format("### {}. {} — {}\n\n{}\n\n**Switch:** {}\n\n", item.number, item.title, item.status,
                                 item.what, item.how_to_switch);
@@ -238,15 +242,64 @@ std::string ItemSection(const PlanItem& item, const json& b, const json& a, cons
            perf_top + (perf_top.back() == '\n' ? "" : "\n") + "```\n\n";
     if (!flamegraph_link.empty()) out += fmt::format("Flame graph: [{}]({}).\n\n", flamegraph_link, flamegraph_link);
   }
+  if (item.number == 1 && !st.is_null()) {
+    const StabilityVerdict v = JudgeStability(st);
+    out += fmt::format(
+        "**Stability** ({} steps per precision, same seed): final val loss within {:g}% of fp32: {}; no divergence: "
+        "{}. Curves and numbers under [Mixed precision stability](#mixed-precision-stability).\n\n",
+        st["steps"].get<int>(), kStabilityMaxDiffPct, PassFail(v.within), PassFail(v.no_divergence));
+    measured = true;
+  }
   if (!measured && item.number != 6) out += "**Before/after:** nothing to measure yet.\n\n";
   out += fmt::format("**Validation:** {}\n\n", item.validation);
+  return out;
+}
+
+std::string StabilitySection(const json& st, const std::vector<std::string>& plots) {
+  std::string args, names;
+  for (const json& x : st["train_args"]) args.append(" ").append(x.get<std::string>());
+  for (const json& r : st["runs"])
+    if (r["precision"] != "fp32") names += (names.empty() ? "" : " and ") + r["precision"].get<std::string>();
+  std::string out = fmt::format(
+      "## Mixed precision stability\n\n"
+      "`cpu_llm bench --stability` trains the same model on the same data with the same seed once per precision, "
+      "each run a fresh `cpu_llm train --precision P{}` (model: {}; batch: {}), and compares the final "
+      "validation losses with fp32's. Measured {} on {}.\n\n"
+      "| precision | final val loss | vs fp32 | lowest val loss | skipped steps (fp16) | final loss scale | wall time | "
+      "diverged |\n|---|---|---|---|---|---|---|---|\n",
+      args, st.value("model", "?"), st.value("batch", "?"), st["machine"]["date"].get<std::string>(),
+      st["machine"].value("cpu", "an unrecorded CPU"));
+  auto num = [](const json& v, const char* f) { return v.is_number() ? fmt::format(fmt::runtime(f), v.get<double>()) : "n/a"; };
+  for (const json& r : st["runs"])
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {:.0f} s | {} |\n", r["precision"].get<std::string>(),
+                       num(r["final_val_loss"], "{:.4f}"), r["precision"] == "fp32" ? "reference" : SignedPct(r["val_loss_diff_pct"]),
+                       num(r["min_val_loss"], "{:.4f}"), r["skipped_steps"].get<int64_t>(),
+                       num(r["final_loss_scale"], "{:g}"), r["wall_s"].get<double>(),
+                       r["diverged"].get<bool>() ? "yes" : "no");
+  const StabilityVerdict v = JudgeStability(st);
+  out += fmt::format("\n- {} final val loss within {:g}% of fp32: {} ({})\n", names.empty() ? "16-bit" : names,
+                     kStabilityMaxDiffPct, PassFail(v.within), v.within_detail);
+  out += fmt::format("- no divergence (every loss finite, no final val loss more than {:.0f}% above the run's lowest): "
+                     "{}{}\n",
+                     100 * kStabilityDivergenceRise, PassFail(v.no_divergence),
+                     v.no_divergence ? "" : " (" + v.divergence_detail + ")");
+  if (st["steps"].get<int>() < 1000)
+    out += fmt::format("\nOnly {} steps per run: the requirement asks for at least 1000.\n", st["steps"].get<int>());
+  out += "\n";
+  for (const std::string& link : plots) {
+    const std::string stem = std::filesystem::path(link).stem().string();
+    const std::string alt = stem.find("val") != std::string::npos ? "Validation loss by precision"
+                                                                   : "Training loss by precision (EMA-smoothed)";
+    out += fmt::format("![{}]({})\n\n", alt, link);
+  }
   return out;
 }
 
 }  // namespace
 
 std::string RenderReport(const json& b, const json& a, const std::string& perf_top, const std::string& results_link,
-                         const std::string& flamegraph_link) {
+                         const std::string& flamegraph_link, const json& stability,
+                         const std::vector<std::string>& stability_plots) {
   std::string out = fmt::format(
       "# Optimizations, measured\n\n"
       "Generated by `cpu_llm bench --report` from the bench results in [{0}]({0}) — do not edit by hand; "
@@ -263,7 +316,8 @@ std::string RenderReport(const json& b, const json& a, const std::string& perf_t
   out += BaselineSection(b);
   out += ProfileSection(b);
   out += "## The plan, item by item\n\n";
-  for (const PlanItem& item : PlanItems()) out += ItemSection(item, b, a, perf_top, flamegraph_link);
+  for (const PlanItem& item : PlanItems()) out += ItemSection(item, b, a, stability, perf_top, flamegraph_link);
+  if (!stability.is_null()) out += StabilitySection(stability, stability_plots);
   return out;
 }
 
@@ -300,13 +354,16 @@ Status WriteReport(const std::string& from_dir, const std::string& out_path) {
     if (!fs::exists(path)) return required ? RuntimeError("{}: not found (run the bench with --json first)", path) : Status();
     return ReadJsonFile(path, j);
   };
-  json baseline, ablation;
+  json baseline, ablation, stability;
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/baseline.json", true, &baseline));
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/ablation.json", false, &ablation));
+  CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/stability.json", false, &stability));
   if (baseline.value("kind", "") != "cpu_llm-bench-baseline")
     return RuntimeError("{}/baseline.json: not a bench baseline result", from_dir);
   if (!ablation.is_null() && ablation.value("kind", "") != "cpu_llm-bench-ablation")
     return RuntimeError("{}/ablation.json: not a bench ablation result", from_dir);
+  if (!stability.is_null() && stability.value("kind", "") != "cpu_llm-bench-stability")
+    return RuntimeError("{}/stability.json: not a bench stability result", from_dir);
   std::string perf_top;
   const std::string perf_path = from_dir + "/perf_gpt2-124m.top.txt";
   if (fs::exists(perf_path)) CPU_LLM_RETURN_IF_ERROR(ReadText(perf_path, &perf_top));
@@ -314,7 +371,14 @@ Status WriteReport(const std::string& from_dir, const std::string& out_path) {
   const std::string results_link = fs::relative(fs::absolute(from_dir), out_dir).string();
   const std::string svg = from_dir + "/perf_gpt2-124m.svg";
   const std::string svg_link = fs::exists(svg) ? fs::relative(fs::absolute(svg), out_dir).string() : "";
-  const std::string text = RenderReport(baseline, ablation, perf_top, results_link, svg_link);
+  std::vector<std::string> stability_plots;
+  if (!stability.is_null())
+    for (const char* name : {kStabilityTrainSvg, kStabilityValSvg}) {
+      const std::string path = from_dir + "/" + name;
+      if (fs::exists(path)) stability_plots.push_back(fs::relative(fs::absolute(path), out_dir).string());
+    }
+  const std::string text =
+      RenderReport(baseline, ablation, perf_top, results_link, svg_link, stability, stability_plots);
   return WriteFileAtomic(out_path, text.data(), text.size());
 }
 

@@ -7,6 +7,7 @@
 #include "bench/ablation.h"
 #include "bench/driver.h"
 #include "bench/report.h"
+#include "bench/stability.h"
 #include "bench/torch_runner.h"
 #include "cli/commands.h"
 #include "core/file_io.h"
@@ -32,6 +33,10 @@ struct BenchArgs {
   bool no_matmul_shapes = false;
   bool ablation = false;
   std::vector<std::string> switches;
+  bool stability = false;
+  int stability_steps = 1000;
+  std::string stability_args;
+  std::string plot_dir;  // default: the folder of --json, else the current one
   std::string json_out;
   std::string report, from_dir;
   bool list = false;
@@ -41,6 +46,20 @@ struct BenchArgs {
 Status WriteJson(const std::string& path, const nlohmann::json& j) {
   const std::string text = j.dump(1) + "\n";
   return WriteFileAtomic(path, text.data(), text.size());
+}
+
+Status WriteStabilityPlots(const BenchArgs& a, const nlohmann::json& result) {
+  std::string dir = a.plot_dir;
+  if (dir.empty()) dir = std::filesystem::path(a.json_out).parent_path().string();
+  if (dir.empty()) dir = ".";
+  CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(dir));
+  for (const auto& [name, svg] : {std::pair{kStabilityTrainSvg, StabilityTrainLossSvg(result)},
+                                  std::pair{kStabilityValSvg, StabilityValLossSvg(result)}}) {
+    const std::string path = dir + "/" + name;
+    CPU_LLM_RETURN_IF_ERROR(WriteFileAtomic(path, svg.data(), svg.size()));
+    fmt::print("wrote {}\n", path);
+  }
+  return Status();
 }
 
 Status RunBench(const BenchArgs& a) {
@@ -80,7 +99,16 @@ Status RunBench(const BenchArgs& a) {
   }
 
   nlohmann::json result;
-  if (a.ablation) {
+  if (a.stability && a.ablation) return UsageError("--stability and --ablation are separate runs: give one");
+  if (a.stability) {
+    StabilityOptions opt;
+    opt.steps = a.stability_steps;
+    opt.threads = a.threads;
+    opt.train_args = SplitArgs(a.stability_args);
+    CPU_LLM_RETURN_IF_ERROR(RunStability(opt, &result));
+    fmt::print("{}", StabilityTable(result));
+    CPU_LLM_RETURN_IF_ERROR(WriteStabilityPlots(a, result));
+  } else if (a.ablation) {
     AblationOptions opt;
     opt.switches = a.switches;
     if (a.workloads.size() > 1) return UsageError("--ablation takes at most one --workload");
@@ -128,7 +156,8 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "bench",
       "Measure training speed and memory on named workloads (each run in a fresh process), compare "
-      "switches before/after (--ablation), or write docs/OPTIMIZATIONS.md from saved results (--report).");
+      "switches before/after (--ablation), check that mixed precision trains like fp32 (--stability), or write "
+      "docs/OPTIMIZATIONS.md from saved results (--report).");
   app->get_formatter()->column_width(34);
   app->add_option("--workload", a->workloads, "Workload(s) to run (default: all): " + WorkloadNamesHelp());
   app->add_option("--runs", a->runs, "Worker processes per workload (default 1), or per side with --ablation (default 5)");
@@ -148,9 +177,22 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_flag("--ablation", a->ablation, "Run before/after pairs of each switch, alternating, and report the ratios");
   app->add_option("--switch", a->switches, "With --ablation: only these switches (see --list)");
   app->add_flag("--merge", a->merge, "With --ablation and --json: replace only these switches' pairs in that file");
+  CLI::Option* stability =
+      app->add_flag("--stability", a->stability,
+                    "Train the same model in fp32, bf16 and fp16 (same seed and data), compare the final val losses "
+                    "and plot the loss curves (SVG)");
+  app->add_option("--stability-steps", a->stability_steps, "With --stability: training steps per precision")
+      ->capture_default_str()
+      ->needs(stability);
+  app->add_option("--stability-args", a->stability_args,
+                  "With --stability: more `train` arguments for every run, e.g. \"--model d1 --batch 2\" "
+                  "(default: the trainer's demo model on the bundled corpus)")
+      ->needs(stability);
+  app->add_option("--plot-dir", a->plot_dir, "With --stability: folder for the SVG plots (default: that of --json)")
+      ->needs(stability);
   app->add_option("--json", a->json_out, "Write the results as JSON to this file");
   app->add_option("--report", a->report, "Write the Markdown report (docs/OPTIMIZATIONS.md) from the JSON in --from");
-  app->add_option("--from", a->from_dir, "Folder holding baseline.json and ablation.json (with --report)");
+  app->add_option("--from", a->from_dir, "Folder holding baseline.json, ablation.json and stability.json (with --report)");
   app->add_flag("--list", a->list, "List the workloads and switches");
   app->add_option("--worker", a->worker, "Internal: run one workload in this process, JSON on stdout")
       ->group("");  // hidden
