@@ -293,7 +293,7 @@ TEST(Stability, WriteReportReadsTheSavedRun) {
   WriteText(dir / "bench/baseline.json", EmptyBaseline().dump());
   const std::string out = dir / "OPTIMIZATIONS.md";
   ASSERT_TRUE(WriteReport(dir / "bench", out).ok());
-  EXPECT_EQ(ReadText(out).find("stability"), std::string::npos);
+  EXPECT_EQ(ReadText(out).find("## Mixed precision stability"), std::string::npos);
 
   WriteText(dir / "bench/stability.json", FakeStability().dump());
   WriteText(dir / "bench/stability_val_loss.svg", "<svg/>");

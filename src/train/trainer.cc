@@ -276,7 +276,13 @@ Status RunTraining(const TrainOptions& opt) {
     if (step == static_cast<int>(state.step) + 1) profiler.Reset();
     else profiler.AddStep(static_cast<int64_t>(ms * 1e6));
     const double tok_s = B * T / (ms / 1000.0);
-    if (!std::isfinite(loss)) return RuntimeError("step {}: the loss is not finite ({})", step, loss);
+    // Loss scaling guards fp16's gradients, not its forward: an activation
+    // past 65504 is infinite whatever the scale, so skipping would not help.
+    if (!std::isfinite(loss))
+      return RuntimeError("step {}: the loss is not finite ({}){}", step, loss,
+                          ctx.precision == Precision::kFp16
+                              ? "; fp16 holds at most 65504, so an activation may have overflowed: try bf16"
+                              : "");
     if (opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == opt.steps)) {
       fmt::print("step {:5d}/{} | loss {:.4f} | lr {:.2e} | norm {:.4f}{} | {:.1f} ms | {:.0f} tok/s\n", step,
                  opt.steps, loss, lr, norm, scaler ? fmt::format(" | scale {:g}", stats.loss_scale) : "", ms, tok_s);
