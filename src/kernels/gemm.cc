@@ -118,11 +118,14 @@ constexpr int kPrefetchRows = 8;
 // registers (every target but the scalar one has them), and a last pair of
 // lanes (W = 6) as 2 x 4 blocks; a quarter of the loads and stores of the
 // element-by-element copy.
+// Mixed precision rounds the values as they are copied (RoundToPrecision,
+// an identity for fp32), so the packed sliver is not passed over twice.
 template <int W>
-void PackTransposed(const float* src, int64_t lane_stride, int kc, float* HWY_RESTRICT dst) {
+void PackTransposed(const float* src, int64_t lane_stride, int kc, Precision round, float* HWY_RESTRICT dst) {
   static_assert(W % 2 == 0, "lanes are taken in fours and a last pair");
   const hn::Full128<float> d4;
   const hn::Half<decltype(d4)> d2;
+  auto load = [&](const float* p) { return RoundToPrecision(d4, hn::LoadU(d4, p), round); };
   int k = 0;
   for (; k + 4 <= kc; k += 4) {
     if (k % kLineFloats == 0)
@@ -130,8 +133,8 @@ void PackTransposed(const float* src, int64_t lane_stride, int kc, float* HWY_RE
     int l = 0;
     for (; l + 4 <= W; l += 4) {
       const float* s = src + l * lane_stride + k;
-      const auto r0 = hn::LoadU(d4, s), r1 = hn::LoadU(d4, s + lane_stride);
-      const auto r2 = hn::LoadU(d4, s + 2 * lane_stride), r3 = hn::LoadU(d4, s + 3 * lane_stride);
+      const auto r0 = load(s), r1 = load(s + lane_stride);
+      const auto r2 = load(s + 2 * lane_stride), r3 = load(s + 3 * lane_stride);
       // t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r2[0] r3[0] r2[1] r3[1]); t2, t3 the same of k + 2, k + 3.
       const auto t0 = hn::InterleaveLower(d4, r0, r1), t1 = hn::InterleaveLower(d4, r2, r3);
       const auto t2 = hn::InterleaveUpper(d4, r0, r1), t3 = hn::InterleaveUpper(d4, r2, r3);
@@ -142,7 +145,7 @@ void PackTransposed(const float* src, int64_t lane_stride, int kc, float* HWY_RE
     }
     if constexpr (W % 4 == 2) {
       const float* s = src + l * lane_stride + k;
-      const auto r0 = hn::LoadU(d4, s), r1 = hn::LoadU(d4, s + lane_stride);
+      const auto r0 = load(s), r1 = load(s + lane_stride);
       const auto t0 = hn::InterleaveLower(d4, r0, r1), t2 = hn::InterleaveUpper(d4, r0, r1);
       hn::StoreU(hn::LowerHalf(d2, t0), d2, dst + (k + 0) * W + l);
       hn::StoreU(hn::UpperHalf(d2, t0), d2, dst + (k + 1) * W + l);
@@ -151,24 +154,14 @@ void PackTransposed(const float* src, int64_t lane_stride, int kc, float* HWY_RE
     }
   }
   for (; k < kc; k++)
-    for (int l = 0; l < W; l++) dst[k * W + l] = src[l * lane_stride + k];
+    for (int l = 0; l < W; l++) dst[k * W + l] = RoundToPrecision(src[l * lane_stride + k], round);
 }
 #endif
 
+// The slivers at the operands' edges (fewer than W valid lanes), and those
+// of operands strided both ways: element by element, lanes past `valid` zero.
 template <int W>
-void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int valid, int kc, float* HWY_RESTRICT dst) {
-  if (lane_stride == 1 && valid == W) {
-    for (int k = 0; k < kc; k++) {
-      hwy::Prefetch(src + (k + kPrefetchRows) * k_stride);
-      std::memcpy(dst + k * W, src + k * k_stride, W * sizeof(float));
-    }
-    return;
-  }
-#if HWY_TARGET != HWY_SCALAR
-  if constexpr (W % 2 == 0) {
-    if (k_stride == 1 && valid == W) return PackTransposed<W>(src, lane_stride, kc, dst);
-  }
-#endif
+void PackSliverEdge(const float* src, int64_t lane_stride, int64_t k_stride, int valid, int kc, float* HWY_RESTRICT dst) {
   if (k_stride == 1) {  // transposing, element by element
     for (int l = 0; l < valid; l++) {
       const float* s = src + l * lane_stride;
@@ -181,6 +174,36 @@ void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int val
   }
   for (int k = 0; k < kc; k++)
     for (int l = 0; l < W; l++) dst[k * W + l] = l < valid ? src[k * k_stride + l * lane_stride] : 0.0f;
+}
+
+// Packs a sliver with its values rounded to `round` (see PackTransposed).
+template <int W>
+void PackSliver(const float* src, int64_t lane_stride, int64_t k_stride, int valid, int kc, Precision round,
+                float* HWY_RESTRICT dst) {
+  if (lane_stride == 1 && valid == W) {
+    if (round == Precision::kFp32 || W % kLanes != 0) {
+      for (int k = 0; k < kc; k++) {
+        hwy::Prefetch(src + (k + kPrefetchRows) * k_stride);
+        std::memcpy(dst + k * W, src + k * k_stride, W * sizeof(float));
+      }
+      RoundSpanInPlace(round, dst, int64_t{kc} * W);
+      return;
+    }
+    const D d;
+    for (int k = 0; k < kc; k++) {
+      hwy::Prefetch(src + (k + kPrefetchRows) * k_stride);
+      for (int l = 0; l + kLanes <= W; l += kLanes)
+        hn::Store(RoundToPrecision(d, hn::LoadU(d, src + k * k_stride + l), round), d, dst + k * W + l);
+    }
+    return;
+  }
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (W % 2 == 0) {
+    if (k_stride == 1 && valid == W) return PackTransposed<W>(src, lane_stride, kc, round, dst);
+  }
+#endif
+  PackSliverEdge<W>(src, lane_stride, k_stride, valid, kc, dst);
+  RoundSpanInPlace(round, dst, int64_t{kc} * W);
 }
 
 // A packed b sliver (kc x kNR) rounded to bf16 stochastically: element
@@ -349,19 +372,16 @@ void GemmThread(const GemmArgs& g, int thread, int n_threads) {
       const bool overwrite = !g.accumulate && pc == 0;
       for (int jr = 0; jr < nc; jr += kNR) {
         const int64_t at = pc * b.row_stride + (jc + jr) * b.col_stride;
-        PackSliver<kNR>(b.data + at, b.col_stride, b.row_stride, std::min(kNR, nc - jr), kc, buf.b + jr * kc);
-        if (g.b_sr_offset >= 0)
-          RoundSliverStochastic(buf.b + jr * kc, kc, g.b_sr_offset + at, b.row_stride, b.col_stride, g.sr_seed);
-        else
-          RoundSpanInPlace(g.precision, buf.b + jr * kc, int64_t{kc} * kNR);
+        const bool sr = g.b_sr_offset >= 0;
+        PackSliver<kNR>(b.data + at, b.col_stride, b.row_stride, std::min(kNR, nc - jr), kc,
+                        sr ? Precision::kFp32 : g.precision, buf.b + jr * kc);
+        if (sr) RoundSliverStochastic(buf.b + jr * kc, kc, g.b_sr_offset + at, b.row_stride, b.col_stride, g.sr_seed);
       }
       for (int ic = m0; ic < m1; ic += kMC) {
         const int mc = std::min(kMC, m1 - ic);
         for (int ir = 0; ir < mc; ir += kMR) {
           PackSliver<kMR>(a.data + (ic + ir) * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride,
-                          std::min(kMR, mc - ir), kc, buf.a + ir * kc);
-          // While the sliver is in L1: the rounding costs one pass there.
-          RoundSpanInPlace(g.precision, buf.a + ir * kc, int64_t{kc} * kMR);
+                          std::min(kMR, mc - ir), kc, g.precision, buf.a + ir * kc);
         }
         // One b sliver stays in L1 while the a slivers of the block pass it.
         for (int jr = 0; jr < nc; jr += kNR)
