@@ -417,6 +417,21 @@ TEST_F(Cli, MixedPrecisionTrainsLogsTheScaleAndExportsBf16) {
   }
 }
 
+// --grad-accum 4 of B=2 reads the same rows as B=8 and makes the same
+// updates (to the printed digits), and says so on the batch line.
+TEST_F(Cli, GradientAccumulationMatchesTheBigBatch) {
+  ExpectError(Run(Train(Out(), {"--grad-accum", "0"})), 2, "--grad-accum");
+  ProcessResult big = Run(Train(dir_ / "big", {}, "8")), accum = Run(Train(dir_ / "accum", {"--grad-accum", "4"}, "2"));
+  ExpectSuccess(big);
+  ExpectSuccess(accum);
+  EXPECT_HAS_SUBSTR(accum.out, "B=2 T=16 x 4 accumulated micro-batches (128 tokens/step)");
+  const std::vector<std::string> a = StepLosses(big.out), b = StepLosses(accum.out);
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(a[0], b[0]);
+  for (int i = 1; i < 3; i++) EXPECT_NEAR(std::stod(b[i]), std::stod(a[i]), 2e-4) << i;
+}
+
 TEST_F(Cli, ResumeWithOtherBatchIsAUsageError) {
   ExpectSuccess(Run(Train(Out())));
   ExpectError(Run(Train(Out(), {"--resume"}, "3")), 2, "--batch");

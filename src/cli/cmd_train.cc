@@ -36,7 +36,11 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->capture_default_str()->group(data);
 
   const char* train = "Training";
-  app->add_option("-b,--batch", opt->batch, "Sequences per step (B)")->capture_default_str()->group(train);
+  app->add_option("-b,--batch", opt->batch, "Sequences per micro-batch (B)")->capture_default_str()->group(train);
+  app->add_option("--grad-accum", opt->grad_accum,
+                  "Micro-batches whose gradients make one update (effective batch grad-accum x B, memory of one)")
+      ->capture_default_str()
+      ->group(train);
   app->add_option("-t,--seq-len", opt->seq_len, "Tokens per sequence (T)")->capture_default_str()->group(train);
   app->add_option("--steps", opt->steps, "Optimizer steps in total")->capture_default_str()->group(train);
   app->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str()->group(train);

@@ -4,14 +4,29 @@
 
 namespace cpu_llm {
 
-Status TrainStep(const Context& ctx, GPT2& model, AdamW& adamw, const int32_t* inputs, const int32_t* targets, int B,
-                 int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats) {
+Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const MicroBatchFn& next, int grad_accum,
+                            int B, int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats) {
+  if (grad_accum < 1) return UsageError("--grad-accum: must be at least 1 (got {})", grad_accum);
   const float loss_scale = scaler ? scaler->scale() : 1.0f;
   stats->loss_scale = loss_scale;
   stats->skipped = false;
   Timed(ctx.profiler, Op::kZeroGrad, Pass::kBackward, [&] { model.ZeroGrad(); });
-  CPU_LLM_RETURN_IF_ERROR(model.ForwardForTraining(ctx, inputs, targets, B, T, loss_scale, &stats->loss));
-  CPU_LLM_RETURN_IF_ERROR(model.Backward(ctx, inputs));
+  double loss_sum = 0.0;
+  for (int i = 0; i < grad_accum; i++) {
+    const int32_t *inputs = nullptr, *targets = nullptr;
+    {
+      ProfileScope wait(ctx.profiler, Op::kDataWait);
+      CPU_LLM_RETURN_IF_ERROR(next(i, &inputs, &targets));
+    }
+    float loss = 0.0f;
+    // Each micro-batch's gradient is of its own mean loss; 1/grad_accum
+    // makes the sum the gradient of the mean over all of them.
+    CPU_LLM_RETURN_IF_ERROR(
+        model.ForwardForTraining(ctx, inputs, targets, B, T, loss_scale / static_cast<float>(grad_accum), &loss));
+    CPU_LLM_RETURN_IF_ERROR(model.Backward(ctx, inputs));
+    loss_sum += loss;
+  }
+  stats->loss = static_cast<float>(loss_sum / grad_accum);
   float scaled_norm = 0.0f;
   Timed(ctx.profiler, Op::kGradReduce, Pass::kBackward,
         [&] { scaled_norm = GlobalGradNorm(ctx, model.grads(), model.num_params()); });
@@ -26,6 +41,16 @@ Status TrainStep(const Context& ctx, GPT2& model, AdamW& adamw, const int32_t* i
   Timed(ctx.profiler, Op::kOptimizer, Pass::kBackward,
         [&] { adamw.Update(ctx, model.params(), model.grads(), lr, clip_factor / loss_scale, update); });
   return Status();
+}
+
+Status TrainStep(const Context& ctx, GPT2& model, AdamW& adamw, const int32_t* inputs, const int32_t* targets, int B,
+                 int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats) {
+  const MicroBatchFn one = [&](int, const int32_t** in, const int32_t** tg) {
+    *in = inputs;
+    *tg = targets;
+    return Status();
+  };
+  return TrainStepAccumulated(ctx, model, adamw, one, 1, B, T, lr, update, scaler, stats);
 }
 
 }  // namespace cpu_llm

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "core/context.h"
 #include "core/status.h"
@@ -19,6 +20,19 @@ struct StepStats {
   float loss_scale = 1.0f;  // the scale this step's backward ran with
   bool skipped = false;     // the scaled gradient overflowed: no update
 };
+
+// Hands TrainStep micro-batch `i` of the step (0-based): pointers to its
+// (B,T) input and target tokens, valid until the next call.
+using MicroBatchFn = std::function<Status(int i, const int32_t** inputs, const int32_t** targets)>;
+
+// One update from grad_accum micro-batches of (B,T): their gradients are
+// summed into the model's arena, each scaled by 1/grad_accum, so the update
+// is the one of a single batch of grad_accum x B rows (the mean loss over
+// all their tokens), while the activations stay those of one micro-batch.
+// stats->loss is the mean over the micro-batches. The other arguments are
+// TrainStep's below.
+Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const MicroBatchFn& next, int grad_accum,
+                            int B, int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats);
 
 // `update` is the 1-based number of this update (AdamW's bias correction);
 // it is the step number less the steps skipped so far. scaler (fp16; null

@@ -100,6 +100,7 @@ struct ParsedOptions {
 
 Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.batch <= 0) return UsageError("--batch: must be positive (got {})", opt.batch);
+  if (opt.grad_accum < 1) return UsageError("--grad-accum: must be at least 1 (got {})", opt.grad_accum);
   if (opt.seq_len <= 0) return UsageError("--seq-len: must be positive (got {})", opt.seq_len);
   if (opt.steps < 0) return UsageError("--steps: must not be negative (got {})", opt.steps);
   if (!(opt.lr > 0.0f) || !std::isfinite(opt.lr)) return UsageError("--lr: must be a positive number (got {})", opt.lr);
@@ -199,7 +200,10 @@ Status RunTraining(const TrainOptions& opt) {
   CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl"));
   fmt::print("model: {}\n", DescribeConfig(cfg));
   fmt::print("data: train {}{}\n", train_data.description(), have_val ? ", val " + val_data.description() : "");
-  fmt::print("batch: B={} T={} ({} tokens/step), threads {}, steps {}{}\n", B, T, B * T, ctx.n_threads, opt.steps,
+  const int64_t tokens_per_step = static_cast<int64_t>(opt.grad_accum) * B * T;
+  fmt::print("batch: B={} T={}{} ({} tokens/step), threads {}, steps {}{}\n", B, T,
+             opt.grad_accum > 1 ? fmt::format(" x {} accumulated micro-batches", opt.grad_accum) : "",
+             tokens_per_step, ctx.n_threads, opt.steps,
              resume_state.empty() ? "" : fmt::format(", resuming at step {}", state.step));
   fmt::print("kernels: matmul {}, SIMD {}\n", MatmulBackendName(ctx.matmul), SimdTargetName(DispatchedSimdTarget()));
   if (ctx.precision != Precision::kFp32)
@@ -248,10 +252,6 @@ Status RunTraining(const TrainOptions& opt) {
 
   for (int step = static_cast<int>(state.step) + 1; step <= opt.steps; step++) {
     Timer timer;
-    {
-      ProfileScope wait(ctx.profiler, Op::kDataWait);
-      CPU_LLM_RETURN_IF_ERROR(train_data.Next(inputs.data(), targets.data()));
-    }
     const float lr = schedule.At(step);
     StepStats stats;
     const int update = static_cast<int>(step - skipped_steps);
@@ -262,8 +262,16 @@ Status RunTraining(const TrainOptions& opt) {
       step_ctx.sr_weights_n = model.num_params();
       step_ctx.sr_seed = Rng(opt.seed ^ (static_cast<uint64_t>(step) << 20)).NextU64();
     }
-    CPU_LLM_RETURN_IF_ERROR(TrainStep(step_ctx, model, adamw, inputs.data(), targets.data(), B, T, lr, update,
-                                      scaler ? &*scaler : nullptr, &stats));
+    // Micro-batches come from the loader one at a time (TrainStepAccumulated
+    // times the wait), so memory does not grow with --grad-accum.
+    const MicroBatchFn next = [&](int, const int32_t** in, const int32_t** tg) -> Status {
+      CPU_LLM_RETURN_IF_ERROR(train_data.Next(inputs.data(), targets.data()));
+      *in = inputs.data();
+      *tg = targets.data();
+      return Status();
+    };
+    CPU_LLM_RETURN_IF_ERROR(TrainStepAccumulated(step_ctx, model, adamw, next, opt.grad_accum, B, T, lr, update,
+                                                 scaler ? &*scaler : nullptr, &stats));
     const float loss = stats.loss, norm = stats.grad_norm;
     if (stats.skipped) {
       skipped_steps++;
@@ -275,7 +283,7 @@ Status RunTraining(const TrainOptions& opt) {
     // The first step pays for page faults and cold caches: profile the rest.
     if (step == static_cast<int>(state.step) + 1) profiler.Reset();
     else profiler.AddStep(static_cast<int64_t>(ms * 1e6));
-    const double tok_s = B * T / (ms / 1000.0);
+    const double tok_s = static_cast<double>(tokens_per_step) / (ms / 1000.0);
     // Loss scaling guards fp16's gradients, not its forward: an activation
     // past 65504 is infinite whatever the scale, so skipping would not help.
     if (!std::isfinite(loss))

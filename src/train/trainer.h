@@ -25,6 +25,10 @@ struct TrainOptions {
   double val_fraction = 0.05;  // bundled corpus only
 
   int batch = 16, seq_len = 64;
+  // Micro-batches of (batch, seq_len) whose gradients are summed into one
+  // update: the effective batch is grad_accum x batch rows, the memory that
+  // of one micro-batch.
+  int grad_accum = 1;
   int steps = 300;
   float lr = 2e-3f;
   int warmup = 20;
