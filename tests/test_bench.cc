@@ -89,8 +89,9 @@ TEST(BenchAblation, PairsDependOnTheThreadCount) {
     return n;
   };
   EXPECT_EQ(names(4), (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "threads", "threads-124m", "bf16",
-                                                "fp16", "profiler"}));
-  EXPECT_EQ(names(1), (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "bf16", "fp16", "profiler"}));
+                                                "fp16", "accum-4", "accum-16", "profiler"}));
+  EXPECT_EQ(names(1), (std::vector<std::string>{"matmul", "simd", "blas", "onednn", "bf16", "fp16", "accum-4",
+                                                "accum-16", "profiler"}));
   for (const AblationPair& p : AblationPairs(4)) {
     Workload w;
     EXPECT_TRUE(FindWorkload(p.workload, &w).ok()) << p.name;
@@ -166,6 +167,19 @@ TEST(BenchAblation, MergeReplacesAndDatesPairs) {
   EXPECT_EQ(merged["pairs"][2]["measured"], "2026-01-02 00:00 UTC");
   EXPECT_EQ(merged["machine"], earlier["machine"]);
   EXPECT_TRUE(Has(RenderReport(FakeBaseline(), merged, "", "bench", ""), "measured 2026-02-03 00:00 UTC"));
+}
+
+// Pairs whose sides process different tokens per step (accumulation) show
+// each side's tokens/s; older results without them keep the ms-only table.
+TEST(BenchReport, PairTableShowsTokensPerSecondWhenRecorded) {
+  json a = FakeAblation();
+  EXPECT_FALSE(Has(RenderReport(FakeBaseline(), a, "", "bench", ""), "| ms/step (median of run medians) | tokens/s |"));
+  a["pairs"][0]["before"]["tok_s"] = 1600.0;
+  a["pairs"][0]["after"]["tok_s"] = 6400.0;
+  const std::string md = RenderReport(FakeBaseline(), a, "", "bench", "");
+  EXPECT_TRUE(Has(md, "| ms/step (median of run medians) | tokens/s | peak RSS |")) << md;
+  EXPECT_TRUE(Has(md, "| before: naive loops | 160.0 | 1600 | 200 MB |")) << md;
+  EXPECT_TRUE(Has(md, "| after: tiled SIMD | 100.0 | 6400 | 200 MB |")) << md;
 }
 
 TEST(BenchReport, RendersEveryFigureFromTheResults) {

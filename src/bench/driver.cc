@@ -24,6 +24,7 @@ Status RunWorkerProcess(const Workload& workload, const BenchSwitches& sw, int w
   if (!sw.profile) argv.push_back("--no-profile");
   if (sw.simd != "best") argv.insert(argv.end(), {"--simd", sw.simd});
   if (sw.precision != Precision::kFp32) argv.insert(argv.end(), {"--precision", PrecisionName(sw.precision)});
+  if (sw.grad_accum != 1) argv.insert(argv.end(), {"--grad-accum", std::to_string(sw.grad_accum)});
   if (warmup > 0) argv.insert(argv.end(), {"--warmup", std::to_string(warmup)});
   if (steps > 0) argv.insert(argv.end(), {"--steps", std::to_string(steps)});
   std::string out;
@@ -47,7 +48,8 @@ nlohmann::json SummarizeRuns(const std::vector<nlohmann::json>& runs, double pea
     peak_rss = std::max<uint64_t>(peak_rss, r.at("peak_rss_bytes").get<uint64_t>());
   }
   const nlohmann::json& cfg = first.at("config");
-  const double tokens = cfg.at("B").get<double>() * cfg.at("T").get<double>();
+  // Tokens per update: results saved before accumulation existed have one micro-batch.
+  const double tokens = cfg.at("B").get<double>() * cfg.at("T").get<double>() * cfg.value("grad_accum", 1);
   const double median = Median(ms);
   const double gflops = first.at("flops_per_token").get<double>() * tokens / (median / 1e3) / 1e9;
   nlohmann::json s = first;

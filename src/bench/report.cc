@@ -130,14 +130,20 @@ std::string ProfileSection(const json& b) {
 
 std::string PairTable(const json& p, int runs) {
   const json &be = p["before"], &af = p["after"];
+  // Results saved before the sides recorded their throughput show ms only.
+  const bool tok = be.contains("tok_s") && af.contains("tok_s");
+  auto row = [&](const char* side, const json& x) {
+    return fmt::format("| {}: {} | {:.1f} |{} {} |\n", side, x["label"].get<std::string>(), x["ms_median"].get<double>(),
+                       tok ? fmt::format(" {:.0f} |", x["tok_s"].get<double>()) : "", Mb(x["peak_rss_bytes"]));
+  };
   std::string out = fmt::format(
       "Workload {}, {} alternating runs of each side ({} warm-up + {} timed steps per run){}:\n\n"
-      "| | ms/step (median of run medians) | peak RSS |\n|---|---|---|\n| before: {} | {:.1f} | {} |\n"
-      "| after: {} | {:.1f} | {} |\n\n",
+      "| | ms/step (median of run medians) |{} peak RSS |\n|---|---|{}---|\n",
       p["workload"].get<std::string>(), runs, p["warmup_steps"].get<int>(), p["steps"].get<int>(),
-      p.contains("measured") ? ", measured " + p["measured"].get<std::string>() : std::string(), be["label"].get<std::string>(), be["ms_median"].get<double>(), Mb(be["peak_rss_bytes"]),
-      af["label"].get<std::string>(), af["ms_median"].get<double>(), Mb(af["peak_rss_bytes"]));
-  out += fmt::format("Speedup (before/after, per pair of runs): **{:.3f}x** (min {:.3f}, max {:.3f}). ",
+      p.contains("measured") ? ", measured " + p["measured"].get<std::string>() : std::string(),
+      tok ? " tokens/s |" : "", tok ? "---|" : "");
+  out += row("before", be) + row("after", af) + "\n";
+  out += fmt::format("Speedup (after/before tokens per second, per pair of runs): **{:.3f}x** (min {:.3f}, max {:.3f}). ",
                      p["speedup_median"].get<double>(), p["speedup_min"].get<double>(), p["speedup_max"].get<double>());
   const double d = p["loss_max_abs_diff"].get<double>();
   out += d == 0.0 ? "Losses of the timed steps: bit-identical before and after.\n"

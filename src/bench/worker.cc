@@ -22,7 +22,7 @@ namespace cpu_llm {
 
 nlohmann::json SwitchesToJson(const BenchSwitches& sw) {
   return {{"threads", sw.threads}, {"matmul", MatmulBackendName(sw.matmul)}, {"profile", sw.profile},
-          {"simd", sw.simd}, {"precision", PrecisionName(sw.precision)}};
+          {"simd", sw.simd}, {"precision", PrecisionName(sw.precision)}, {"grad_accum", sw.grad_accum}};
 }
 
 Status SwitchesFromJson(const nlohmann::json& j, BenchSwitches* sw) {
@@ -30,6 +30,7 @@ Status SwitchesFromJson(const nlohmann::json& j, BenchSwitches* sw) {
   sw->threads = j.value("threads", 0);
   sw->profile = j.value("profile", true);
   sw->simd = j.value("simd", std::string("best"));
+  sw->grad_accum = j.value("grad_accum", 1);
   // Results saved before mixed precision existed are fp32.
   CPU_LLM_RETURN_IF_ERROR(ParsePrecision(j.value("precision", std::string("fp32")), &sw->precision));
   return ParseMatmulBackend(j.value("matmul", std::string("tiled")), &sw->matmul);
@@ -96,13 +97,15 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
   for (int step = 1; step <= total; step++) {
     if (step == workload.warmup_steps + 1) profiler.Reset();
     Timer timer;
-    {
-      ProfileScope wait(ctx.profiler, Op::kDataWait);
+    const MicroBatchFn next = [&](int, const int32_t** in, const int32_t** tg) -> Status {
       CPU_LLM_RETURN_IF_ERROR(train.Next(inputs.data(), targets.data()));
-    }
+      *in = inputs.data();
+      *tg = targets.data();
+      return Status();
+    };
     StepStats stats;
-    CPU_LLM_RETURN_IF_ERROR(TrainStep(ctx, model, adamw, inputs.data(), targets.data(), B, T, kLr, step - skipped,
-                                      scaler ? &*scaler : nullptr, &stats));
+    CPU_LLM_RETURN_IF_ERROR(TrainStepAccumulated(ctx, model, adamw, next, sw.grad_accum, B, T, kLr, step - skipped,
+                                                 scaler ? &*scaler : nullptr, &stats));
     skipped += stats.skipped;
     const double ms = timer.Ms();
     if (!std::isfinite(stats.loss)) return RuntimeError("bench {}: step {}: the loss is not finite", workload.name, step);
@@ -119,6 +122,7 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
       {"config",
        {{"n_layer", cfg.n_layer}, {"n_head", cfg.n_head}, {"n_embd", cfg.n_embd}, {"vocab_size", cfg.vocab_size},
         {"padded_vocab_size", cfg.padded_vocab_size}, {"max_seq_len", cfg.max_seq_len}, {"B", B}, {"T", T},
+        {"grad_accum", sw.grad_accum},
         {"params", ParameterCount(cfg)}}},
       {"flops_per_token", TrainFlopsPerToken(cfg, T)},
       {"setup_ms", setup_ms},

@@ -21,6 +21,7 @@ struct BenchSwitches {
   bool profile = true;  // the built-in per-op profiler
   std::string simd = "best";  // Highway dispatch target: "best" or one name (LimitSimdTarget)
   Precision precision = Precision::kFp32;  // of the linear layers (fp16 with loss scaling)
+  int grad_accum = 1;  // micro-batches of the workload's (B,T) per update
 };
 nlohmann::json SwitchesToJson(const BenchSwitches& sw);
 Status SwitchesFromJson(const nlohmann::json& j, BenchSwitches* sw);

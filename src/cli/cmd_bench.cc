@@ -24,6 +24,7 @@ struct BenchArgs {
   std::string matmul = "tiled";
   std::string simd = "best";
   std::string precision = "fp32";
+  int grad_accum = 1;
   bool merge = false;
   bool no_profile = false;
   bool torch = false;
@@ -71,6 +72,8 @@ Status RunBench(const BenchArgs& a) {
   sw.simd = a.simd;
   CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(a.matmul, &sw.matmul));
   CPU_LLM_RETURN_IF_ERROR(ParsePrecision(a.precision, &sw.precision));
+  if (a.grad_accum < 1) return UsageError("--grad-accum: must be at least 1 (got {})", a.grad_accum);
+  sw.grad_accum = a.grad_accum;
   CPU_LLM_RETURN_IF_ERROR(CheckMatmulPrecision(sw.matmul, sw.precision));
 
   if (!a.worker.empty()) {
@@ -167,6 +170,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_option("--matmul", a->matmul, "Matmul kernels: tiled, naive, blas (OpenBLAS) or onednn")->capture_default_str();
   app->add_flag("--no-profile", a->no_profile, "Turn the per-op profiler off");
   app->add_option("--precision", a->precision, "Precision of the linear layers: fp32, bf16 or fp16")->capture_default_str();
+  app->add_option("--grad-accum", a->grad_accum, "Micro-batches of the workload's batch per update")->capture_default_str();
   app->add_option("--simd", a->simd, "SIMD target of the Highway kernels: best, or one name (avx2, sse4, scalar...)")
       ->capture_default_str();
   app->add_flag("--torch", a->torch, "Also run PyTorch on the same workloads (tools/torch_bench.py; skipped without torch)");
