@@ -32,12 +32,13 @@ const std::vector<PlanItem>& PlanItems() {
        "Shards read through mmap so datasets larger than RAM train without being loaded. Today the loader "
        "reads one shard at a time into memory.",
        "(planned: `train --data-access read|mmap`)", "Planned: identical batches from both access paths."},
-      {3, "Gradient accumulation", "built (not benched yet)",
+      {3, "Gradient accumulation", "built",
        "`--grad-accum N` sums the gradients of N micro-batches of (B,T) into one update: each micro-batch's "
        "backward adds its gradient times 1/N to the gradient arena (Backward accumulates, with a scale), so the "
        "update is that of one batch of N x B rows while the activations stay one micro-batch's. Micro-batches "
        "are read from the loader one at a time (TrainStepAccumulated), so memory does not grow with N; fp16's "
-       "loss scale multiplies every micro-batch.",
+       "loss scale multiplies every micro-batch. The pairs below differ in the batches they draw, so their losses "
+       "differ by design; a loss curve of B=8 against 4 x B=2 over a long run is not plotted yet.",
        "`train --grad-accum N` (default 1); the batch line reports the tokens per update.",
        "TrainAccumulation.FourMicroBatchesEqualOneBatchOfEight: 4 x B=2 give the gradient of B=8 to 1e-5 relative "
        "(measured 1.7e-7) and the same parameters after the step; Cli.GradientAccumulationMatchesTheBigBatch trains "
