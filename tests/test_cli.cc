@@ -469,6 +469,14 @@ TEST_F(Cli, TrainOnShards) {
   EXPECT_HAS_SUBSTR(r.out, "val 1 shard(s), 200 tokens");
   EXPECT_HAS_SUBSTR(r.out, "val loss");
   EXPECT_TRUE(std::filesystem::is_regular_file(Out() + "/model_00000003.bin"));
+  // Mapped shards train to the same losses and weights; an unknown access is a usage error.
+  ProcessResult m = Run(Train(dir_ / "mmap", {"--train-data", data + "/train_*.bin", "--val-data", data + "/val.bin",
+                                              "--data-access", "mmap"}));
+  ExpectSuccess(m);
+  EXPECT_EQ(StepLosses(m.out), StepLosses(r.out));
+  EXPECT_EQ(ReadBytes(dir_ / "mmap/model_00000003.bin"), ReadBytes(Out() + "/model_00000003.bin"));
+  ExpectError(Run(Train(dir_ / "x", {"--train-data", data + "/train_*.bin", "--data-access", "mmapp"})), 2,
+              "--data-access");
 }
 
 }  // namespace

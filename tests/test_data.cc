@@ -197,10 +197,14 @@ void ExpectPos(const DataLoader& dl, int64_t source, int64_t offset, int64_t epo
   EXPECT_EQ(p.epoch, epoch);
 }
 
-TEST(DataLoader, ShardSequenceMovesOnAndWraps) {
+class DataLoaderAccess : public ::testing::TestWithParam<DataAccess> {};
+INSTANTIATE_TEST_SUITE_P(ReadAndMmap, DataLoaderAccess, ::testing::Values(DataAccess::kRead, DataAccess::kMmap),
+                         [](const auto& info) { return info.param == DataAccess::kRead ? "read" : "mmap"; });
+
+TEST_P(DataLoaderAccess, ShardSequenceMovesOnAndWraps) {
   TempDir dir;
   DataLoader dl;
-  Status s = dl.OpenShards(WriteThreeShards(dir), kB, kT, kVocab);
+  Status s = dl.OpenShards(WriteThreeShards(dir), kB, kT, kVocab, TokenFileFormat::kLlmc, GetParam());
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(dl.num_sources(), 3);
   EXPECT_EQ(dl.total_tokens(), 20 + 17 + 9);
@@ -222,11 +226,11 @@ TEST(DataLoader, ShardSequenceMovesOnAndWraps) {
   ExpectBatch(dl, 0, 0);
 }
 
-TEST(DataLoader, SeekResumesAtTheSameBatch) {
+TEST_P(DataLoaderAccess, SeekResumesAtTheSameBatch) {
   TempDir dir;
   std::vector<std::string> paths = WriteThreeShards(dir);
   DataLoader a;
-  ASSERT_TRUE(a.OpenShards(paths, kB, kT, kVocab).ok());
+  ASSERT_TRUE(a.OpenShards(paths, kB, kT, kVocab, TokenFileFormat::kLlmc, GetParam()).ok());
   std::vector<int32_t> in(kB * kT), tg(kB * kT);
   for (int i = 0; i < 3; i++) ASSERT_TRUE(a.Next(in.data(), tg.data()).ok());
   const LoaderPosition saved = a.position();
@@ -235,7 +239,7 @@ TEST(DataLoader, SeekResumesAtTheSameBatch) {
   ASSERT_TRUE(a.Next(want_in.data(), want_tg.data()).ok());
 
   DataLoader b;  // a fresh loader, as after a restart
-  ASSERT_TRUE(b.OpenShards(paths, kB, kT, kVocab).ok());
+  ASSERT_TRUE(b.OpenShards(paths, kB, kT, kVocab, TokenFileFormat::kLlmc, GetParam()).ok());
   ASSERT_TRUE(b.Seek(saved).ok());
   ExpectPos(b, 1, 8, 0);
   ASSERT_TRUE(b.Next(in.data(), tg.data()).ok());
@@ -253,6 +257,39 @@ TEST(DataLoader, SeekResumesAtTheSameBatch) {
   EXPECT_FALSE(b.Seek({-1, 0, 0}).ok());
   EXPECT_FALSE(b.Seek({2, 1, 0}).ok());  // shard 2 has no batch at offset 1
   EXPECT_FALSE(b.Seek({0, -8, 0}).ok());
+}
+
+// Mapped shards: a token outside the vocabulary is found when its batch is
+// read (the file is not read ahead), and a shard truncated after it was
+// mapped is an error naming it, not a SIGBUS.
+TEST(DataLoaderMmap, BadTokenAndTruncationWhileTrainingAreErrors) {
+  TempDir dir;
+  std::vector<std::string> paths = WriteThreeShards(dir);
+  {
+    std::vector<uint16_t> bad(20);
+    for (int i = 0; i < 20; i++) bad[i] = static_cast<uint16_t>(Tok(1, i));
+    bad[12] = kVocab + 3;
+    ASSERT_TRUE(WriteShard(paths[1], bad).ok());
+  }
+  DataLoader dl;
+  ASSERT_TRUE(dl.OpenShards(paths, kB, kT, kVocab, TokenFileFormat::kLlmc, DataAccess::kMmap).ok());
+  std::vector<int32_t> in(kB * kT), tg(kB * kT);
+  ASSERT_TRUE(dl.Next(in.data(), tg.data()).ok());
+  ASSERT_TRUE(dl.Next(in.data(), tg.data()).ok());
+  ASSERT_TRUE(dl.Next(in.data(), tg.data()).ok());  // shard 1, tokens 0..8
+  Status s = dl.Next(in.data(), tg.data());          // shard 1, tokens 8..16 hold the bad one
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(paths[1]), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("index 12"), std::string::npos) << s.message();
+
+  DataLoader t;
+  ASSERT_TRUE(t.OpenShards(paths, kB, kT, kVocab, TokenFileFormat::kLlmc, DataAccess::kMmap).ok());
+  ASSERT_TRUE(t.Next(in.data(), tg.data()).ok());
+  std::filesystem::resize_file(paths[0], 1024 + 2 * 10);
+  s = t.Next(in.data(), tg.data());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(paths[0]), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("changed size"), std::string::npos) << s.message();
 }
 
 TEST(DataLoader, ShardSmallerThanOneBatchIsAnErrorNamingIt) {

@@ -28,10 +28,17 @@ const std::vector<PlanItem>& PlanItems() {
        "references bit for bit; MixedPrecision.* holds the model's loss and gradients to fp32 within ~10x the "
        "measured rounding error, checks thread-count independence and fp16's skipped update on overflow; "
        "Cli.MixedPrecision* trains all three, resumes fp16 with its scale and reads back the bf16 export."},
-      {2, "Memory-mapped token shards", "not built yet",
-       "Shards read through mmap so datasets larger than RAM train without being loaded. Today the loader "
-       "reads one shard at a time into memory.",
-       "(planned: `train --data-access read|mmap`)", "Planned: identical batches from both access paths."},
+      {2, "Memory-mapped token shards", "partly built",
+       "`--data-access mmap` maps each shard read-only (data/mapped_file.h) instead of reading it whole into "
+       "memory, so pages come from disk as batches touch them and memory does not grow with the shard; token ids "
+       "are checked batch by batch, and the file's size before each batch, so a shard truncated while training "
+       "is an error naming it rather than a SIGBUS. The read path stays the default and the before. Not built "
+       "yet: madvise hints (to be measured), seeded shuffled windows across shards, rank slicing, and the "
+       "start-up/RSS measurement on a dataset larger than RAM.",
+       "`train --data-access read|mmap` (default read).",
+       "DataLoaderAccess.* runs the shard-order, wrap-around and resume tests on both paths; "
+       "DataLoaderMmap.BadTokenAndTruncationWhileTrainingAreErrors; Cli.TrainOnShards trains both ways to "
+       "identical losses and weights."},
       {3, "Gradient accumulation", "built",
        "`--grad-accum N` sums the gradients of N micro-batches of (B,T) into one update: each micro-batch's "
        "backward adds its gradient times 1/N to the gradient arena (Backward accumulates, with a scale), so the "

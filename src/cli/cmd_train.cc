@@ -32,6 +32,10 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--data-format", opt->data_format,
                   "Token files: llmc (shards with a header) or nanogpt (headerless uint16 train.bin/val.bin)")
       ->capture_default_str()->group(data);
+  app->add_option("--data-access", opt->data_access,
+                  "Shards: read (each read whole into memory when reached) or mmap (mapped; pages read as touched)")
+      ->capture_default_str()
+      ->group(data);
   app->add_option("--val-fraction", opt->val_fraction, "Bundled corpus: share kept for validation")
       ->capture_default_str()->group(data);
 

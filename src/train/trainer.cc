@@ -45,8 +45,8 @@ Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelCo
   return ValidateConfig(*cfg);
 }
 
-Status OpenData(const TrainOptions& opt, TokenFileFormat format, const Tokenizer& tok, int vocab, DataLoader* train,
-                DataLoader* val, bool* have_val) {
+Status OpenData(const TrainOptions& opt, TokenFileFormat format, DataAccess access, const Tokenizer& tok, int vocab,
+                DataLoader* train, DataLoader* val, bool* have_val) {
   const int B = opt.batch, T = opt.seq_len;
   if (opt.train_data.empty()) {
     *have_val = true;
@@ -54,11 +54,11 @@ Status OpenData(const TrainOptions& opt, TokenFileFormat format, const Tokenizer
   }
   std::vector<std::string> paths;
   CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.train_data, &paths));
-  CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, B, T, vocab, format));
+  CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, B, T, vocab, format, access));
   *have_val = !opt.val_data.empty();
   if (*have_val) {
     CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.val_data, &paths));
-    CPU_LLM_RETURN_IF_ERROR(val->OpenShards(paths, B, T, vocab, format));
+    CPU_LLM_RETURN_IF_ERROR(val->OpenShards(paths, B, T, vocab, format, access));
   }
   return Status();
 }
@@ -94,6 +94,7 @@ Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads, Precision 
 // The options that parse into values come back parsed.
 struct ParsedOptions {
   TokenFileFormat data_format = TokenFileFormat::kLlmc;
+  DataAccess data_access = DataAccess::kRead;
   MatmulBackend matmul = MatmulBackend::kTiled;
   Precision precision = Precision::kFp32;
 };
@@ -115,6 +116,7 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
   CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
+  CPU_LLM_RETURN_IF_ERROR(ParseDataAccess(opt.data_access, &parsed->data_access));
   CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(opt.matmul, &parsed->matmul));
   CPU_LLM_RETURN_IF_ERROR(ParsePrecision(opt.precision, &parsed->precision));
   if (opt.stochastic_rounding && parsed->precision != Precision::kBf16)
@@ -170,7 +172,7 @@ Status RunTraining(const TrainOptions& opt) {
 
   DataLoader train_data, val_data;
   bool have_val = false;
-  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, parsed.data_format, *tok, cfg.vocab_size, &train_data, &val_data, &have_val));
+  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, parsed.data_format, parsed.data_access, *tok, cfg.vocab_size, &train_data, &val_data, &have_val));
 
   AdamW adamw;
   adamw.Init(cfg, opt.adamw);

@@ -22,6 +22,9 @@ struct TrainOptions {
   std::string tokenizer = "gpt2";
   std::string train_data, val_data;
   std::string data_format = "llmc";  // or "nanogpt" (headerless uint16 train.bin/val.bin)
+  // Shards read whole into memory one at a time ("read") or memory-mapped
+  // ("mmap": memory does not grow with the shard; see DataAccess).
+  std::string data_access = "read";
   double val_fraction = 0.05;  // bundled corpus only
 
   int batch = 16, seq_len = 64;

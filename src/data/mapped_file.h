@@ -1,0 +1,39 @@
+// A file mapped read-only into memory (plan item 2): pages are read from disk
+// as they are touched and can be dropped again under memory pressure, so a
+// dataset larger than RAM trains without being loaded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+
+namespace cpu_llm {
+
+class MappedFile {
+ public:
+  MappedFile() = default;
+  ~MappedFile() { Close(); }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  Status Open(const std::string& path);
+  void Close();
+
+  // Reading a page past the end of a file that shrank after mapping raises
+  // SIGBUS; callers check this before touching a range, so a shard
+  // truncated while training is an error, not a crash.
+  Status CheckSize() const;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+}  // namespace cpu_llm
