@@ -152,8 +152,8 @@ TEST(Train, InitFromAnLlmcCheckpointFineTunes) {
 namespace cpu_llm {
 namespace {
 
-// Profiling records every op class of a step and leaves the numbers alone.
-TEST(TrainProfile, RecordsEveryOpAndChangesNothing) {
+// A 2-layer model of the byte vocabulary, T <= 16, for step-level tests.
+ModelConfig StepTestConfig() {
   ModelConfig cfg;
   cfg.n_layer = 2;
   cfg.n_head = 2;
@@ -161,17 +161,28 @@ TEST(TrainProfile, RecordsEveryOpAndChangesNothing) {
   cfg.max_seq_len = 16;
   cfg.vocab_size = 257;
   cfg.padded_vocab_size = PadVocab(257);
+  return cfg;
+}
+
+// model and adamw set up for cfg, with the same initial weights every time.
+void InitForStep(const ModelConfig& cfg, GPT2* model, AdamW* adamw) {
+  ASSERT_TRUE(model->Init(cfg).ok());
+  Rng rng(3);
+  model->InitWeights(rng);
+  adamw->Init(cfg, AdamWConfig{});
+}
+
+// Profiling records every op class of a step and leaves the numbers alone.
+TEST(TrainProfile, RecordsEveryOpAndChangesNothing) {
+  const ModelConfig cfg = StepTestConfig();
   std::vector<int32_t> in(2 * 16), tg(2 * 16);
   for (size_t i = 0; i < in.size(); i++) in[i] = (i * 7) % 257, tg[i] = (i * 11) % 257;
   std::vector<float> params[2];
   Profiler profiler;
   for (int with = 0; with < 2; with++) {
     GPT2 model;
-    ASSERT_TRUE(model.Init(cfg).ok());
-    Rng rng(3);
-    model.InitWeights(rng);
     AdamW adamw;
-    adamw.Init(cfg, AdamWConfig{});
+    InitForStep(cfg, &model, &adamw);
     const Context ctx{2, with ? &profiler : nullptr};
     StepStats stats;
     for (int step = 1; step <= 3; step++)
@@ -193,12 +204,6 @@ TEST(TrainProfile, RecordsEveryOpAndChangesNothing) {
   EXPECT_NE(report.find("optimizer"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace cpu_llm
-
-namespace cpu_llm {
-namespace {
-
 // Gradient accumulation: 4 micro-batches of B=2 give the gradient of one
 // batch of B=8 (the same rows) and the same update. Only the order of the
 // fp32 sums differs (each weight gradient adds four micro-batches' partial
@@ -206,13 +211,7 @@ namespace {
 // the two agree to a few fp32 ulps of the gradient's scale: relative L2
 // difference measured 1.7e-7, bound 1e-5.
 TEST(TrainAccumulation, FourMicroBatchesEqualOneBatchOfEight) {
-  ModelConfig cfg;
-  cfg.n_layer = 2;
-  cfg.n_head = 2;
-  cfg.n_embd = 32;
-  cfg.max_seq_len = 16;
-  cfg.vocab_size = 257;
-  cfg.padded_vocab_size = PadVocab(257);
+  const ModelConfig cfg = StepTestConfig();
   constexpr int kT = 16, kRows = 8, kMicro = 2;
   std::vector<int32_t> in(kRows * kT), tg(kRows * kT);
   Rng data(12);
@@ -224,11 +223,8 @@ TEST(TrainAccumulation, FourMicroBatchesEqualOneBatchOfEight) {
   } r[2];
   for (int accum : {0, 1}) {
     GPT2 model;
-    ASSERT_TRUE(model.Init(cfg).ok());
-    Rng rng(3);
-    model.InitWeights(rng);
     AdamW adamw;
-    adamw.Init(cfg, AdamWConfig{});
+    InitForStep(cfg, &model, &adamw);
     Status s;
     if (accum) {
       int calls = 0;

@@ -93,16 +93,11 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
   std::vector<double> step_ms;
   std::vector<float> losses;
   int skipped = 0;
+  const MicroBatchFn next = LoaderMicroBatches(train, inputs.data(), targets.data());
   const int total = workload.warmup_steps + workload.steps;
   for (int step = 1; step <= total; step++) {
     if (step == workload.warmup_steps + 1) profiler.Reset();
     Timer timer;
-    const MicroBatchFn next = [&](int, const int32_t** in, const int32_t** tg) -> Status {
-      CPU_LLM_RETURN_IF_ERROR(train.Next(inputs.data(), targets.data()));
-      *in = inputs.data();
-      *tg = targets.data();
-      return Status();
-    };
     StepStats stats;
     CPU_LLM_RETURN_IF_ERROR(TrainStepAccumulated(ctx, model, adamw, next, sw.grad_accum, B, T, kLr, step - skipped,
                                                  scaler ? &*scaler : nullptr, &stats));

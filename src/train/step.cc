@@ -4,6 +4,15 @@
 
 namespace cpu_llm {
 
+MicroBatchFn LoaderMicroBatches(DataLoader& loader, int32_t* inputs, int32_t* targets) {
+  return [&loader, inputs, targets](int, const int32_t** in, const int32_t** tg) -> Status {
+    CPU_LLM_RETURN_IF_ERROR(loader.Next(inputs, targets));
+    *in = inputs;
+    *tg = targets;
+    return Status();
+  };
+}
+
 Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const MicroBatchFn& next, int grad_accum,
                             int B, int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats) {
   if (grad_accum < 1) return UsageError("--grad-accum: must be at least 1 (got {})", grad_accum);

@@ -8,6 +8,7 @@
 
 #include "core/context.h"
 #include "core/status.h"
+#include "data/loader.h"
 #include "model/gpt2.h"
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
@@ -24,6 +25,10 @@ struct StepStats {
 // Hands TrainStep micro-batch `i` of the step (0-based): pointers to its
 // (B,T) input and target tokens, valid until the next call.
 using MicroBatchFn = std::function<Status(int i, const int32_t** inputs, const int32_t** targets)>;
+
+// Micro-batches read from `loader` into inputs and targets (B*T each), one
+// per call: what the trainer and the bench feed TrainStepAccumulated.
+MicroBatchFn LoaderMicroBatches(DataLoader& loader, int32_t* inputs, int32_t* targets);
 
 // One update from grad_accum micro-batches of (B,T): their gradients are
 // summed into the model's arena, each scaled by 1/grad_accum, so the update

@@ -252,6 +252,9 @@ Status RunTraining(const TrainOptions& opt) {
     return metrics.Append({{"step", step}, {"val_loss", val_loss}});
   };
 
+  // Micro-batches come from the loader one at a time (TrainStepAccumulated
+  // times the wait), so memory does not grow with --grad-accum.
+  const MicroBatchFn next = LoaderMicroBatches(train_data, inputs.data(), targets.data());
   for (int step = static_cast<int>(state.step) + 1; step <= opt.steps; step++) {
     Timer timer;
     const float lr = schedule.At(step);
@@ -264,14 +267,6 @@ Status RunTraining(const TrainOptions& opt) {
       step_ctx.sr_weights_n = model.num_params();
       step_ctx.sr_seed = Rng(opt.seed ^ (static_cast<uint64_t>(step) << 20)).NextU64();
     }
-    // Micro-batches come from the loader one at a time (TrainStepAccumulated
-    // times the wait), so memory does not grow with --grad-accum.
-    const MicroBatchFn next = [&](int, const int32_t** in, const int32_t** tg) -> Status {
-      CPU_LLM_RETURN_IF_ERROR(train_data.Next(inputs.data(), targets.data()));
-      *in = inputs.data();
-      *tg = targets.data();
-      return Status();
-    };
     CPU_LLM_RETURN_IF_ERROR(TrainStepAccumulated(step_ctx, model, adamw, next, opt.grad_accum, B, T, lr, update,
                                                  scaler ? &*scaler : nullptr, &stats));
     const float loss = stats.loss, norm = stats.grad_norm;
