@@ -1,6 +1,7 @@
 // Checkpoints: llm.c model files, the resume state file, checkpoint naming,
 // and the crash-safe writer underneath them.
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -244,7 +245,13 @@ TrainState SampleState() {
   TrainState st;
   st.step = 1234;
   st.rng_state = 0xF00DFACECAFEBEEFull;  // top bit set: survives the int64 header
-  st.data = {2, 4096, 3};
+  st.data.epoch = 3;
+  st.data.batch = 4096;
+  st.data.file = 2;
+  st.data.byte_offset = int64_t{5} << 30;  // past 4 GiB
+  st.data.skip_tokens = 17;
+  st.data.in_document = true;
+  st.data_order = kDataText;
   st.batch = 4;
   st.seq_len = 64;
   st.seed = 1337;
@@ -273,9 +280,9 @@ TEST(CheckpointState, RoundTrip) {
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(got.step, st.step);
   EXPECT_EQ(got.rng_state, st.rng_state);
-  EXPECT_EQ(got.data.source, st.data.source);
-  EXPECT_EQ(got.data.offset, st.data.offset);
-  EXPECT_EQ(got.data.epoch, st.data.epoch);
+  EXPECT_EQ(got.data, st.data);
+  EXPECT_EQ(got.data_order, st.data_order);
+  EXPECT_FALSE(got.v1_data);
   EXPECT_EQ(got.batch, st.batch);
   EXPECT_EQ(got.seq_len, st.seq_len);
   EXPECT_EQ(got.seed, st.seed);
@@ -335,6 +342,35 @@ TEST(CheckpointState, CorruptedByteFailsTheChecksum) {
   }
   WriteBytes(saved.path, b.data(), b.size());
   EXPECT_TRUE(saved.Load().ok());
+}
+
+// Version 1 files (before shuffled windows) held the data position as
+// (source, token offset); they still load, flagged for conversion.
+TEST(CheckpointState, VersionOneDataPositionIsRead) {
+  SavedState saved;
+  std::vector<uint8_t> b = ReadBytes(saved.path);
+  int64_t h[256];
+  std::memcpy(h, b.data(), sizeof(h));
+  h[1] = 1;
+  h[5] = 2;       // source
+  h[6] = 4096;    // token offset
+  for (int i = 17; i <= 20; i++) h[i] = 0;
+  h[12] = 0;
+  std::memcpy(b.data(), h, sizeof(h));
+  uLong crc = crc32_z(crc32(0L, Z_NULL, 0), b.data(), b.size());
+  h[12] = static_cast<int64_t>(crc);
+  std::memcpy(b.data(), h, sizeof(h));
+  WriteBytes(saved.path, b.data(), b.size());
+  AdamW o;
+  o.Init(TinyConfig(), AdamWConfig{});
+  TrainState st;
+  Status s = LoadState(saved.path, &st, &o);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(st.v1_data);
+  EXPECT_EQ(st.v1_source, 2);
+  EXPECT_EQ(st.v1_offset, 4096);
+  EXPECT_EQ(st.data.epoch, 3);
+  EXPECT_EQ(st.data_order, kDataInOrder);
 }
 
 TEST(CheckpointState, TruncatedOrBadHeader) {

@@ -36,6 +36,17 @@ CommandRunner AddTrainCommand(CLI::App& root) {
                   "Shards: read (each read whole into memory when reached) or mmap (mapped; pages read as touched)")
       ->capture_default_str()
       ->group(data);
+  app->add_option("--mmap-advice", opt->mmap_advice, "madvise hint for mapped shards: normal, sequential or random")
+      ->capture_default_str()
+      ->group(data);
+  app->add_flag("--shuffle", opt->shuffle,
+                "Visit the training windows in a seeded order, new each epoch (default: first to last)")
+      ->group(data);
+  app->add_option("--loader", opt->loader,
+                  "sync (the step reads its batches) or async (a thread reads ahead while the step computes)")
+      ->capture_default_str()
+      ->group(data);
+  app->add_option("--loader-depth", opt->loader_depth, "async: batches read ahead")->capture_default_str()->group(data);
   app->add_option("--val-fraction", opt->val_fraction, "Bundled corpus: share kept for validation")
       ->capture_default_str()->group(data);
 
@@ -43,6 +54,10 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("-b,--batch", opt->batch, "Sequences per micro-batch (B)")->capture_default_str()->group(train);
   app->add_option("--grad-accum", opt->grad_accum,
                   "Micro-batches whose gradients make one update (effective batch grad-accum x B, memory of one)")
+      ->capture_default_str()
+      ->group(train);
+  app->add_option("--batch-tokens", opt->batch_tokens,
+                  "Tokens per update; sets --grad-accum to batch-tokens / (B x T) (0 = use --grad-accum)")
       ->capture_default_str()
       ->group(train);
   app->add_option("-t,--seq-len", opt->seq_len, "Tokens per sequence (T)")->capture_default_str()->group(train);

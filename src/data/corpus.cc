@@ -46,7 +46,7 @@ void SplitByBlocks(const std::vector<uint16_t>& tokens, double val_fraction, uin
   }
 }
 
-Status OpenBundledCorpus(const Tokenizer& tok, double val_fraction, uint64_t seed, int B, int T, int vocab_size,
+Status OpenBundledCorpus(const Tokenizer& tok, double val_fraction, uint64_t seed, const LoaderOptions& opt,
                          DataLoader* train, DataLoader* val) {
   std::string text;
   CPU_LLM_RETURN_IF_ERROR(LoadBundledCorpus(&text));
@@ -57,8 +57,10 @@ Status OpenBundledCorpus(const Tokenizer& tok, double val_fraction, uint64_t see
   for (int32_t id : ids) tokens.push_back(static_cast<uint16_t>(id));
   std::vector<uint16_t> train_tokens, val_tokens;
   SplitByBlocks(tokens, val_fraction, seed, &train_tokens, &val_tokens);
-  CPU_LLM_RETURN_IF_ERROR(train->OpenTokens(std::move(train_tokens), "bundled corpus (train split)", B, T, vocab_size));
-  return val->OpenTokens(std::move(val_tokens), "bundled corpus (val split)", B, T, vocab_size);
+  CPU_LLM_RETURN_IF_ERROR(train->OpenTokens(std::move(train_tokens), "bundled corpus (train split)", opt));
+  LoaderOptions val_opt = opt;
+  val_opt.order.shuffle = false;
+  return val->OpenTokens(std::move(val_tokens), "bundled corpus (val split)", val_opt);
 }
 
 }  // namespace cpu_llm

@@ -22,8 +22,9 @@ void SplitByBlocks(const std::vector<uint16_t>& tokens, double val_fraction, uin
                    std::vector<uint16_t>* train, std::vector<uint16_t>* val);
 
 // Tokenizes the bundled corpus with tok (end-of-text first), splits it as
-// above and opens B x T loaders over the two parts.
-Status OpenBundledCorpus(const Tokenizer& tok, double val_fraction, uint64_t seed, int B, int T, int vocab_size,
+// above and opens loaders over the two parts: train with `opt`, val with the
+// same batch shape, in order (a shuffled val set would measure nothing new).
+Status OpenBundledCorpus(const Tokenizer& tok, double val_fraction, uint64_t seed, const LoaderOptions& opt,
                          DataLoader* train, DataLoader* val);
 
 }  // namespace cpu_llm

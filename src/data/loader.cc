@@ -1,6 +1,5 @@
 #include "data/loader.h"
 
-
 namespace cpu_llm {
 
 Status ParseDataAccess(const std::string& name, DataAccess* access) {
@@ -10,54 +9,54 @@ Status ParseDataAccess(const std::string& name, DataAccess* access) {
   return Status();
 }
 
-Status DataLoader::CheckSizes() {
-  if (B_ <= 0) return UsageError("--batch: must be positive (got {})", B_);
-  if (T_ <= 0) return UsageError("--seq-len: must be positive (got {})", T_);
-  const int64_t need = (int64_t)B_ * T_ + 1;
+// Checks the batch shape and that every source holds a batch, then numbers
+// the windows.
+Status DataLoader::Configure(const LoaderOptions& opt) {
+  if (opt.B <= 0) return UsageError("--batch: must be positive (got {})", opt.B);
+  if (opt.T <= 0) return UsageError("--seq-len: must be positive (got {})", opt.T);
+  opt_ = opt;
+  const int64_t n = static_cast<int64_t>(opt.B) * opt.T;
   total_tokens_ = 0;
+  std::vector<int64_t> windows;
   for (const Source& s : sources_) {
-    if (s.n_tokens < need)
-      return RuntimeError("{}: {} tokens, fewer than one batch needs (B*T+1 = {})", s.name, s.n_tokens, need);
+    if (s.n_tokens < n + 1)
+      return RuntimeError("{}: {} tokens, fewer than one batch needs (B*T+1 = {})", s.name, s.n_tokens, n + 1);
     total_tokens_ += s.n_tokens;
+    windows.push_back((s.n_tokens - 1) / n);
   }
+  CPU_LLM_RETURN_IF_ERROR(order_.Init(windows, opt.order));
+  pos_ = LoaderPosition{};
   return Status();
 }
 
-Status DataLoader::OpenShards(const std::vector<std::string>& paths, int B, int T, int vocab_size,
-                              TokenFileFormat format, DataAccess access) {
+Status DataLoader::OpenShards(const std::vector<std::string>& paths, const LoaderOptions& opt) {
   if (paths.empty()) return UsageError("no data files given");
-  format_ = format;
-  access_ = access;
   sources_.clear();
-  B_ = B;
-  T_ = T;
-  vocab_size_ = vocab_size;
+  loaded_ = -1;
+  tokens_ = nullptr;
   for (const std::string& p : paths) {
     uint64_t n = 0;
-    CPU_LLM_RETURN_IF_ERROR(format == TokenFileFormat::kLlmc ? ReadShardHeader(p, &n) : ReadNanoGptHeader(p, &n));
+    CPU_LLM_RETURN_IF_ERROR(opt.format == TokenFileFormat::kLlmc ? ReadShardHeader(p, &n) : ReadNanoGptHeader(p, &n));
     sources_.push_back({p, static_cast<int64_t>(n), true});
   }
-  CPU_LLM_RETURN_IF_ERROR(CheckSizes());
-  description_ = fmt::format("{} shard(s), {} tokens", sources_.size(), total_tokens_);
-  loaded_ = -1;
+  CPU_LLM_RETURN_IF_ERROR(Configure(opt));
+  description_ = fmt::format("{} shard(s), {} tokens{}", sources_.size(), total_tokens_,
+                             opt.order.shuffle ? ", shuffled" : "");
   return Reset();
 }
 
-Status DataLoader::OpenTokens(std::vector<uint16_t> tokens, const std::string& name, int B, int T, int vocab_size) {
+Status DataLoader::OpenTokens(std::vector<uint16_t> tokens, const std::string& name, const LoaderOptions& opt) {
   sources_.clear();
-  B_ = B;
-  T_ = T;
-  vocab_size_ = vocab_size;
   for (size_t i = 0; i < tokens.size(); i++)
-    if (tokens[i] >= vocab_size)
+    if (tokens[i] >= opt.vocab_size)
       return RuntimeError("{}: token id {} at index {} is outside the vocabulary (0..{})", name, tokens[i], i,
-                          vocab_size - 1);
+                          opt.vocab_size - 1);
   sources_.push_back({name, static_cast<int64_t>(tokens.size()), false});
-  CPU_LLM_RETURN_IF_ERROR(CheckSizes());
+  CPU_LLM_RETURN_IF_ERROR(Configure(opt));
   current_ = std::move(tokens);
   tokens_ = current_.data();
   loaded_ = 0;
-  description_ = fmt::format("{}, {} tokens", name, total_tokens_);
+  description_ = fmt::format("{}, {} tokens{}", name, total_tokens_, opt.order.shuffle ? ", shuffled" : "");
   return Reset();
 }
 
@@ -66,17 +65,18 @@ Status DataLoader::Load(int64_t source) {
   const Source& s = sources_[source];
   if (!s.on_disk) return Status();  // in-memory tokens are always loaded
   loaded_ = -1;
-  if (access_ == DataAccess::kMmap) {
+  const uint64_t header = opt_.format == TokenFileFormat::kLlmc ? kShardHeaderBytes : 0;
+  const uint64_t want = header + static_cast<uint64_t>(s.n_tokens) * sizeof(uint16_t);
+  if (opt_.access == DataAccess::kMmap) {
     CPU_LLM_RETURN_IF_ERROR(mapped_.Open(s.name));
-    const uint64_t header = format_ == TokenFileFormat::kLlmc ? kShardHeaderBytes : 0;
-    if (mapped_.size() != header + static_cast<uint64_t>(s.n_tokens) * sizeof(uint16_t))
-      return RuntimeError("{}: shard changed since it was opened ({} bytes, expected {})", s.name, mapped_.size(),
-                          header + static_cast<uint64_t>(s.n_tokens) * sizeof(uint16_t));
+    if (mapped_.size() != want)
+      return RuntimeError("{}: shard changed since it was opened ({} bytes, expected {})", s.name, mapped_.size(), want);
+    CPU_LLM_RETURN_IF_ERROR(mapped_.Advise(opt_.advice));
     // The header is 1024 bytes and mappings are page-aligned: the tokens are aligned for uint16_t.
     tokens_ = reinterpret_cast<const uint16_t*>(mapped_.data() + header);
   } else {
-    CPU_LLM_RETURN_IF_ERROR(format_ == TokenFileFormat::kLlmc ? ReadShard(s.name, vocab_size_, &current_)
-                                                             : ReadNanoGpt(s.name, vocab_size_, &current_));
+    CPU_LLM_RETURN_IF_ERROR(opt_.format == TokenFileFormat::kLlmc ? ReadShard(s.name, opt_.vocab_size, &current_)
+                                                                 : ReadNanoGpt(s.name, opt_.vocab_size, &current_));
     if (static_cast<int64_t>(current_.size()) != s.n_tokens)
       return RuntimeError("{}: shard changed since it was opened ({} tokens, was {})", s.name, current_.size(),
                           s.n_tokens);
@@ -87,37 +87,48 @@ Status DataLoader::Load(int64_t source) {
 }
 
 Status DataLoader::Seek(const LoaderPosition& pos) {
-  if (pos.source < 0 || pos.source >= num_sources())
-    return RuntimeError("data position: source {} does not exist (have {})", pos.source, num_sources());
-  if (pos.offset < 0 || pos.offset + (int64_t)B_ * T_ + 1 > sources_[pos.source].n_tokens)
-    return RuntimeError("data position: offset {} is outside {}", pos.offset, sources_[pos.source].name);
-  pos_ = pos;
-  return Load(pos.source);
+  if (pos.epoch < 0 || pos.batch < 0 || pos.batch >= order_.batches_per_epoch())
+    return RuntimeError("data position: batch {} of epoch {} does not exist ({} batches per epoch)", pos.batch,
+                        pos.epoch, order_.batches_per_epoch());
+  pos_ = LoaderPosition{};
+  pos_.epoch = pos.epoch;
+  pos_.batch = pos.batch;
+  return Load(next_window().source);
+}
+
+Status DataLoader::InOrderPosition(int64_t source, int64_t offset, int64_t epoch, LoaderPosition* pos) const {
+  const int64_t n = static_cast<int64_t>(opt_.B) * opt_.T;
+  if (source < 0 || source >= num_sources())
+    return RuntimeError("data position: source {} does not exist (have {})", source, num_sources());
+  if (offset < 0 || offset % n != 0 || offset + n + 1 > sources_[source].n_tokens)
+    return RuntimeError("data position: offset {} is not a batch of {}", offset, sources_[source].name);
+  pos->epoch = epoch;
+  pos->batch = offset / n;
+  for (int64_t s = 0; s < source; s++) pos->batch += (sources_[s].n_tokens - 1) / n;
+  return Status();
 }
 
 Status DataLoader::Next(int32_t* inputs, int32_t* targets) {
-  const int64_t n = (int64_t)B_ * T_;
-  CPU_LLM_RETURN_IF_ERROR(Load(pos_.source));
-  const uint16_t* p = tokens_ + pos_.offset;
-  if (access_ == DataAccess::kMmap && sources_[pos_.source].on_disk) {
+  const int64_t n = static_cast<int64_t>(opt_.B) * opt_.T;
+  const WindowOrder::Window w = next_window();
+  const Source& src = sources_[w.source];
+  CPU_LLM_RETURN_IF_ERROR(Load(w.source));
+  const int64_t offset = w.index * n;
+  const uint16_t* p = tokens_ + offset;
+  if (opt_.access == DataAccess::kMmap && src.on_disk) {
     CPU_LLM_RETURN_IF_ERROR(mapped_.CheckSize());
     for (int64_t i = 0; i <= n; i++)
-      if (p[i] >= vocab_size_)
-        return RuntimeError("{}: token id {} at index {} is outside the vocabulary (0..{})",
-                            sources_[pos_.source].name, p[i], pos_.offset + i, vocab_size_ - 1);
+      if (p[i] >= opt_.vocab_size)
+        return RuntimeError("{}: token id {} at index {} is outside the vocabulary (0..{})", src.name, p[i],
+                            offset + i, opt_.vocab_size - 1);
   }
   for (int64_t i = 0; i < n; i++) {
     inputs[i] = p[i];
     targets[i] = p[i + 1];
   }
-  pos_.offset += n;
-  if (pos_.offset + n + 1 > sources_[pos_.source].n_tokens) {
-    pos_.offset = 0;
-    pos_.source++;
-    if (pos_.source == num_sources()) {
-      pos_.source = 0;
-      pos_.epoch++;
-    }
+  if (++pos_.batch == order_.batches_per_epoch()) {
+    pos_.batch = 0;
+    pos_.epoch++;
   }
   return Status();
 }

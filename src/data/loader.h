@@ -1,11 +1,16 @@
-// Sequential batches over a list of token sources (llm.c shards on disk or a
-// token array in memory). Each batch is B*T+1 consecutive tokens: inputs are
-// the first B*T, targets the same shifted by one. The position advances by
-// B*T; when the next batch would run past the end of a source, the loader
-// moves to the start of the next source (wrapping around to the first).
-// Shards are read whole into memory one at a time (DataAccess::kRead), or
-// memory-mapped (kMmap): the pages of the batch being read come from disk as
-// they are touched, so memory does not grow with the shard.
+// Batches from token sources: llm.c shards on disk, or a token array in
+// memory (the bundled corpus). Each batch is one window of B*T+1 consecutive
+// tokens of one source: inputs the first B*T, targets the same shifted by
+// one. Window w of a source starts at token w*B*T; windows never straddle
+// two sources, so the last (n - 1) % (B*T) tokens of an n-token source are
+// not trained on. The windows of all sources form one numbered sequence per
+// epoch (WindowOrder: in order, or shuffled from a seed; sliced by rank);
+// the position is (epoch, batches taken), which is all a checkpoint needs.
+//
+// Shards are read whole into memory when the loader reaches them
+// (DataAccess::kRead, the "before" of plan item 2), or memory-mapped
+// (kMmap): only the pages of the windows read come from disk, so memory
+// does not grow with the data.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +18,10 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/batch_source.h"
 #include "data/mapped_file.h"
 #include "data/shard.h"
+#include "data/window_order.h"
 
 namespace cpu_llm {
 
@@ -25,31 +32,42 @@ namespace cpu_llm {
 enum class DataAccess { kRead, kMmap };
 Status ParseDataAccess(const std::string& name, DataAccess* access);
 
-struct LoaderPosition {
-  int64_t source = 0;  // index into the source list
-  int64_t offset = 0;  // token offset of the next batch inside that source
-  int64_t epoch = 0;   // completed passes over all sources
+struct LoaderOptions {
+  int B = 0, T = 0, vocab_size = 0;
+  TokenFileFormat format = TokenFileFormat::kLlmc;
+  DataAccess access = DataAccess::kRead;
+  MmapAdvice advice = MmapAdvice::kNormal;  // kMmap only
+  WindowOrderOptions order;
 };
 
-class DataLoader {
+class DataLoader final : public BatchSource {
  public:
   // Shards on disk: headers are checked now (magic, version, size, at least
-  // B*T+1 tokens); token ids are checked against vocab_size as each shard loads.
+  // B*T+1 tokens); token ids are checked against vocab_size when read.
+  Status OpenShards(const std::vector<std::string>& paths, const LoaderOptions& opt);
   Status OpenShards(const std::vector<std::string>& paths, int B, int T, int vocab_size,
-                    TokenFileFormat format = TokenFileFormat::kLlmc, DataAccess access = DataAccess::kRead);
+                    TokenFileFormat format = TokenFileFormat::kLlmc, DataAccess access = DataAccess::kRead) {
+    return OpenShards(paths, LoaderOptions{B, T, vocab_size, format, access});
+  }
   // A token array already in memory; `name` is used in messages.
-  Status OpenTokens(std::vector<uint16_t> tokens, const std::string& name, int B, int T, int vocab_size);
+  Status OpenTokens(std::vector<uint16_t> tokens, const std::string& name, const LoaderOptions& opt);
+  Status OpenTokens(std::vector<uint16_t> tokens, const std::string& name, int B, int T, int vocab_size) {
+    return OpenTokens(std::move(tokens), name, LoaderOptions{B, T, vocab_size});
+  }
 
-  // Fills inputs and targets (B*T each) and advances.
-  Status Next(int32_t* inputs, int32_t* targets);
-  // Back to the first batch of the first source.
-  Status Reset() { return Seek({0, 0, 0}); }
-  Status Seek(const LoaderPosition& pos);
+  Status Next(int32_t* inputs, int32_t* targets) override;
+  Status Seek(const LoaderPosition& pos) override;
+  LoaderPosition position() const override { return pos_; }
+  std::string description() const override { return description_; }
 
-  LoaderPosition position() const { return pos_; }
+  // The (source, token offset) the next batch is read from.
+  WindowOrder::Window next_window() { return order_.At(pos_.epoch, pos_.batch); }
   int64_t total_tokens() const { return total_tokens_; }
   int64_t num_sources() const { return static_cast<int64_t>(sources_.size()); }
-  const std::string& description() const { return description_; }
+  int64_t batches_per_epoch() const { return order_.batches_per_epoch(); }
+  // The position of the window at token `offset` of `source` in an unshuffled
+  // single-process order: how checkpoints of state version 1 are read.
+  Status InOrderPosition(int64_t source, int64_t offset, int64_t epoch, LoaderPosition* pos) const;
 
  private:
   struct Source {
@@ -57,18 +75,16 @@ class DataLoader {
     int64_t n_tokens = 0;
     bool on_disk = false;
   };
-  Status CheckSizes();
+  Status Configure(const LoaderOptions& opt);
   Status Load(int64_t source);
-  TokenFileFormat format_ = TokenFileFormat::kLlmc;
-  DataAccess access_ = DataAccess::kRead;
-
+  LoaderOptions opt_;
   std::vector<Source> sources_;
-  std::vector<uint16_t> current_;  // tokens of the loaded source (kRead, in-memory tokens)
-  MappedFile mapped_;              // the loaded source (kMmap)
+  WindowOrder order_;
+  std::vector<uint16_t> current_;     // tokens of the loaded source (kRead, in-memory tokens)
+  MappedFile mapped_;                 // the loaded source (kMmap)
   const uint16_t* tokens_ = nullptr;  // the loaded source's first token, either way
-  int64_t loaded_ = -1;            // which source current_ holds
+  int64_t loaded_ = -1;               // which source tokens_ points into
   LoaderPosition pos_;
-  int B_ = 0, T_ = 0, vocab_size_ = 0;
   int64_t total_tokens_ = 0;
   std::string description_;
 };

@@ -11,6 +11,33 @@
 
 namespace cpu_llm {
 
+Status ParseMmapAdvice(const std::string& name, MmapAdvice* advice) {
+  if (name == "normal") *advice = MmapAdvice::kNormal;
+  else if (name == "sequential") *advice = MmapAdvice::kSequential;
+  else if (name == "random") *advice = MmapAdvice::kRandom;
+  else return UsageError("--mmap-advice: unknown advice '{}' (expected normal, sequential or random)", name);
+  return Status();
+}
+
+const char* MmapAdviceName(MmapAdvice advice) {
+  switch (advice) {
+    case MmapAdvice::kNormal: return "normal";
+    case MmapAdvice::kSequential: return "sequential";
+    case MmapAdvice::kRandom: return "random";
+  }
+  return "?";
+}
+
+Status MappedFile::Advise(MmapAdvice advice) const {
+  if (!data_) return Status();
+  const int flag = advice == MmapAdvice::kSequential ? MADV_SEQUENTIAL
+                   : advice == MmapAdvice::kRandom   ? MADV_RANDOM
+                                                     : MADV_NORMAL;
+  if (::madvise(const_cast<uint8_t*>(data_), size_, flag) != 0)
+    return RuntimeError("{}: madvise failed: {}", path_, ErrnoText(errno));
+  return Status();
+}
+
 Status MappedFile::Open(const std::string& path) {
   Close();
   path_ = path;

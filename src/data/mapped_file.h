@@ -10,6 +10,14 @@
 
 namespace cpu_llm {
 
+// madvise(2) hint for a mapping: kNormal (the kernel's default read-ahead),
+// kSequential (aggressive read-ahead, pages dropped soon after use) or
+// kRandom (no read-ahead: only the pages touched are read). Which is best
+// for training windows is measured by `bench --data-io`, not guessed.
+enum class MmapAdvice { kNormal, kSequential, kRandom };
+Status ParseMmapAdvice(const std::string& name, MmapAdvice* advice);
+const char* MmapAdviceName(MmapAdvice advice);
+
 class MappedFile {
  public:
   MappedFile() = default;
@@ -24,6 +32,8 @@ class MappedFile {
   // SIGBUS; callers check this before touching a range, so a shard
   // truncated while training is an error, not a crash.
   Status CheckSize() const;
+
+  Status Advise(MmapAdvice advice) const;
 
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }

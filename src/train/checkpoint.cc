@@ -127,8 +127,8 @@ Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt
   h[2] = st.step;
   h[3] = n;
   h[4] = static_cast<int64_t>(st.rng_state);
-  h[5] = st.data.source;
-  h[6] = st.data.offset;
+  h[5] = st.data.batch;
+  h[6] = st.data_order;
   h[7] = st.data.epoch;
   h[8] = st.batch;
   h[9] = st.seq_len;
@@ -140,6 +140,10 @@ Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt
   h[14] = scale_bits;
   h[15] = st.clean_steps;
   h[16] = st.skipped_steps;
+  h[17] = st.data.file;
+  h[18] = st.data.byte_offset;
+  h[19] = st.data.skip_tokens;
+  h[20] = st.data.in_document ? 1 : 0;
   // The checksum covers the header (with its own slot zero) and the payload.
   uLong crc = crc32_z(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(h), sizeof(h));
   crc = crc32_z(crc, reinterpret_cast<const Bytef*>(st.model_file.data()), st.model_file.size());
@@ -162,7 +166,8 @@ Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
   int64_t h[kHeaderInts];
   std::memcpy(h, bytes.data(), sizeof(h));
   if (h[0] != kStateMagic) return RuntimeError("{}: not a cpu_llm state file (bad magic)", path);
-  if (h[1] != kStateVersion) return RuntimeError("{}: unsupported state file version {} (expected {})", path, h[1], kStateVersion);
+  if (h[1] != kStateVersion && h[1] != 1)
+    return RuntimeError("{}: unsupported state file version {} (expected 1 or {})", path, h[1], kStateVersion);
   const int64_t n = h[3], name_len = h[13];
   if (n != opt->size())
     return RuntimeError("{}: state holds {} optimizer values, the model has {} parameters", path, n, opt->size());
@@ -179,7 +184,23 @@ Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
   if (static_cast<int64_t>(crc) != stored_crc) return RuntimeError("{}: corrupt state file (checksum mismatch)", path);
   st->step = h[2];
   st->rng_state = static_cast<uint64_t>(h[4]);
-  st->data = {h[5], h[6], h[7]};
+  st->data = LoaderPosition{};
+  st->data.epoch = h[7];
+  if (h[1] == 1) {  // (source, token offset) of an in-order loader; the trainer converts it
+    st->v1_data = true;
+    st->v1_source = h[5];
+    st->v1_offset = h[6];
+    st->data_order = kDataInOrder;
+  } else {
+    st->v1_data = false;
+    st->data.batch = h[5];
+    st->data_order = h[6];
+    st->data.file = h[17];
+    st->data.byte_offset = h[18];
+    st->data.skip_tokens = h[19];
+    st->data.in_document = h[20] != 0;
+    if (h[6] < kDataInOrder || h[6] > kDataText) return RuntimeError("{}: corrupt state file (data order {})", path, h[6]);
+  }
   st->batch = h[8];
   st->seq_len = h[9];
   st->seed = h[10];

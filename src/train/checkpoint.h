@@ -10,11 +10,15 @@
 //
 // State file (docs/FORMATS.md): 256 int64 header
 //   [0] 0x7374617465 ("state") magic  [1] version 1  [2] step
-//   [3] n_params  [4] rng state  [5] data source  [6] data offset
+//   [3] n_params  [4] rng state  [5] data batch (taken this epoch)
+//   [6] data order (0 in order, 1 shuffled, 2 raw text)
 //   [7] data epoch  [8] B  [9] T  [10] seed  [11] tokenizer id (0 bytes)
 //   [12] CRC-32 of the file with this slot zeroed  [13] length of the model file name
 //   [14] fp16 loss scale (float32 bits; 0 without loss scaling)
 //   [15] clean steps since the scale last changed  [16] updates skipped so far
+//   [17..20] raw text position: file, byte offset, tokens to skip, in document
+// Version 1 (still read) had the data source index in [5] and its token
+// offset in [6], and no [17..20].
 // then the model file name (bytes, relative to the state file's folder),
 // AdamW m (n_params float32), AdamW v (n_params float32).
 #pragma once
@@ -24,7 +28,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "data/loader.h"
+#include "data/batch_source.h"
 #include "model/gpt2.h"
 #include "optim/adamw.h"
 
@@ -34,7 +38,10 @@ constexpr int32_t kModelMagic = 20240326;
 constexpr int32_t kModelVersionFp32 = 3;
 constexpr int32_t kModelVersionBf16 = 5;
 constexpr int64_t kStateMagic = 0x7374617465;
-constexpr int64_t kStateVersion = 1;
+constexpr int64_t kStateVersion = 2;
+
+// State slot [6]: how the training data was read.
+constexpr int64_t kDataInOrder = 0, kDataShuffled = 1, kDataText = 2;
 
 // How a model file stores the weights: llm.c's version 3 (fp32) or version 5
 // (bf16, rounded to nearest even; what llm.c's GPU trainer reads and writes).
@@ -50,6 +57,11 @@ struct TrainState {
   int64_t step = 0;  // optimizer steps completed
   uint64_t rng_state = 0;
   LoaderPosition data;
+  int64_t data_order = kDataInOrder;
+  // A version-1 file: the data position is (source, token offset) of an
+  // in-order loader (DataLoader::InOrderPosition converts it).
+  bool v1_data = false;
+  int64_t v1_source = 0, v1_offset = 0;
   int64_t batch = 0, seq_len = 0;
   int64_t seed = 0;
   int64_t tokenizer_id = 0;

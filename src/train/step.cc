@@ -4,7 +4,7 @@
 
 namespace cpu_llm {
 
-MicroBatchFn LoaderMicroBatches(DataLoader& loader, int32_t* inputs, int32_t* targets) {
+MicroBatchFn LoaderMicroBatches(BatchSource& loader, int32_t* inputs, int32_t* targets) {
   return [&loader, inputs, targets](int, const int32_t** in, const int32_t** tg) -> Status {
     CPU_LLM_RETURN_IF_ERROR(loader.Next(inputs, targets));
     *in = inputs;

@@ -8,7 +8,7 @@
 
 #include "core/context.h"
 #include "core/status.h"
-#include "data/loader.h"
+#include "data/batch_source.h"
 #include "model/gpt2.h"
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
@@ -28,7 +28,7 @@ using MicroBatchFn = std::function<Status(int i, const int32_t** inputs, const i
 
 // Micro-batches read from `loader` into inputs and targets (B*T each), one
 // per call: what the trainer and the bench feed TrainStepAccumulated.
-MicroBatchFn LoaderMicroBatches(DataLoader& loader, int32_t* inputs, int32_t* targets);
+MicroBatchFn LoaderMicroBatches(BatchSource& loader, int32_t* inputs, int32_t* targets);
 
 // One update from grad_accum micro-batches of (B,T): their gradients are
 // summed into the model's arena, each scaled by 1/grad_accum, so the update

@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "data/corpus.h"
+#include "data/async_loader.h"
 #include "data/loader.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
@@ -45,20 +46,21 @@ Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelCo
   return ValidateConfig(*cfg);
 }
 
-Status OpenData(const TrainOptions& opt, TokenFileFormat format, DataAccess access, const Tokenizer& tok, int vocab,
-                DataLoader* train, DataLoader* val, bool* have_val) {
-  const int B = opt.batch, T = opt.seq_len;
+Status OpenData(const TrainOptions& opt, const LoaderOptions& lo, const Tokenizer& tok, DataLoader* train,
+                DataLoader* val, bool* have_val) {
   if (opt.train_data.empty()) {
     *have_val = true;
-    return OpenBundledCorpus(tok, opt.val_fraction, opt.seed, B, T, vocab, train, val);
+    return OpenBundledCorpus(tok, opt.val_fraction, opt.seed, lo, train, val);
   }
   std::vector<std::string> paths;
   CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.train_data, &paths));
-  CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, B, T, vocab, format, access));
+  CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, lo));
   *have_val = !opt.val_data.empty();
   if (*have_val) {
+    LoaderOptions val_lo = lo;
+    val_lo.order.shuffle = false;  // the same batches at every evaluation, in any order
     CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.val_data, &paths));
-    CPU_LLM_RETURN_IF_ERROR(val->OpenShards(paths, B, T, vocab, format, access));
+    CPU_LLM_RETURN_IF_ERROR(val->OpenShards(paths, val_lo));
   }
   return Status();
 }
@@ -95,6 +97,9 @@ Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads, Precision 
 struct ParsedOptions {
   TokenFileFormat data_format = TokenFileFormat::kLlmc;
   DataAccess data_access = DataAccess::kRead;
+  MmapAdvice mmap_advice = MmapAdvice::kNormal;
+  LoaderMode loader = LoaderMode::kSync;
+  int grad_accum = 1;
   MatmulBackend matmul = MatmulBackend::kTiled;
   Precision precision = Precision::kFp32;
 };
@@ -103,6 +108,20 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.batch <= 0) return UsageError("--batch: must be positive (got {})", opt.batch);
   if (opt.grad_accum < 1) return UsageError("--grad-accum: must be at least 1 (got {})", opt.grad_accum);
   if (opt.seq_len <= 0) return UsageError("--seq-len: must be positive (got {})", opt.seq_len);
+  parsed->grad_accum = opt.grad_accum;
+  if (opt.batch_tokens != 0) {
+    const int64_t micro = static_cast<int64_t>(opt.batch) * opt.seq_len;
+    if (opt.batch_tokens < 0 || opt.batch_tokens % micro != 0)
+      return UsageError("--batch-tokens: {} is not a positive multiple of batch x seq-len ({} x {} = {})",
+                        opt.batch_tokens, opt.batch, opt.seq_len, micro);
+    if (opt.grad_accum != 1 && opt.grad_accum != opt.batch_tokens / micro)
+      return UsageError("--batch-tokens {} means --grad-accum {}, not {}", opt.batch_tokens, opt.batch_tokens / micro,
+                        opt.grad_accum);
+    if (opt.batch_tokens / micro > (1 << 20)) return UsageError("--batch-tokens: {} is too many", opt.batch_tokens);
+    parsed->grad_accum = static_cast<int>(opt.batch_tokens / micro);
+  }
+  if (opt.loader_depth < 1 || opt.loader_depth > 1024)
+    return UsageError("--loader-depth: must be in [1, 1024] (got {})", opt.loader_depth);
   if (opt.steps < 0) return UsageError("--steps: must not be negative (got {})", opt.steps);
   if (!(opt.lr > 0.0f) || !std::isfinite(opt.lr)) return UsageError("--lr: must be a positive number (got {})", opt.lr);
   if (opt.warmup < 0) return UsageError("--warmup: must not be negative (got {})", opt.warmup);
@@ -117,6 +136,8 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
   CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
   CPU_LLM_RETURN_IF_ERROR(ParseDataAccess(opt.data_access, &parsed->data_access));
+  CPU_LLM_RETURN_IF_ERROR(ParseMmapAdvice(opt.mmap_advice, &parsed->mmap_advice));
+  CPU_LLM_RETURN_IF_ERROR(ParseLoaderMode(opt.loader, &parsed->loader));
   CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(opt.matmul, &parsed->matmul));
   CPU_LLM_RETURN_IF_ERROR(ParsePrecision(opt.precision, &parsed->precision));
   if (opt.stochastic_rounding && parsed->precision != Precision::kBf16)
@@ -172,7 +193,11 @@ Status RunTraining(const TrainOptions& opt) {
 
   DataLoader train_data, val_data;
   bool have_val = false;
-  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, parsed.data_format, parsed.data_access, *tok, cfg.vocab_size, &train_data, &val_data, &have_val));
+  LoaderOptions lo{B, T, cfg.vocab_size, parsed.data_format, parsed.data_access, parsed.mmap_advice};
+  lo.order.shuffle = opt.shuffle;
+  lo.order.seed = opt.seed;
+  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, lo, *tok, &train_data, &val_data, &have_val));
+  const int64_t data_order = opt.shuffle ? kDataShuffled : kDataInOrder;
 
   AdamW adamw;
   adamw.Init(cfg, opt.adamw);
@@ -186,7 +211,15 @@ Status RunTraining(const TrainOptions& opt) {
     if (state.batch != B || state.seq_len != T)
       return UsageError("--resume: the checkpoint was trained with B={} T={}; pass the same --batch and --seq-len",
                         state.batch, state.seq_len);
-    CPU_LLM_RETURN_IF_ERROR(train_data.Seek(state.data));
+    if (state.data_order != data_order)
+      return UsageError("--resume: the checkpoint read its data {}; pass{} --shuffle", state.data_order == kDataShuffled ? "shuffled" : "in order",
+                        state.data_order == kDataShuffled ? "" : " no");
+    if (state.seed != static_cast<int64_t>(opt.seed) && opt.shuffle)
+      return UsageError("--resume: the checkpoint shuffled its data with --seed {}", state.seed);
+    LoaderPosition pos = state.data;
+    if (state.v1_data)
+      CPU_LLM_RETURN_IF_ERROR(train_data.InOrderPosition(state.v1_source, state.v1_offset, state.data.epoch, &pos));
+    CPU_LLM_RETURN_IF_ERROR(train_data.Seek(pos));
     rng.set_state(state.rng_state);
   }
   // fp16 gradients need loss scaling; a resumed fp16 run goes on with its scale.
@@ -201,10 +234,19 @@ Status RunTraining(const TrainOptions& opt) {
   MetricsLog metrics;
   CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl"));
   fmt::print("model: {}\n", DescribeConfig(cfg));
-  fmt::print("data: train {}{}\n", train_data.description(), have_val ? ", val " + val_data.description() : "");
-  const int64_t tokens_per_step = static_cast<int64_t>(opt.grad_accum) * B * T;
+  // The loader the steps read from: the shards themselves, or a thread
+  // reading them ahead (started after a resume's Seek, at that position).
+  AsyncLoader async_data;
+  BatchSource* batches = &train_data;
+  if (parsed.loader == LoaderMode::kAsync) {
+    CPU_LLM_RETURN_IF_ERROR(async_data.Start(&train_data, B, T, opt.loader_depth));
+    batches = &async_data;
+  }
+  fmt::print("data: train {}{}\n", batches->description(), have_val ? ", val " + val_data.description() : "");
+  const int grad_accum = parsed.grad_accum;
+  const int64_t tokens_per_step = static_cast<int64_t>(grad_accum) * B * T;
   fmt::print("batch: B={} T={}{} ({} tokens/step), threads {}, steps {}{}\n", B, T,
-             opt.grad_accum > 1 ? fmt::format(" x {} accumulated micro-batches", opt.grad_accum) : "",
+             grad_accum > 1 ? fmt::format(" x {} accumulated micro-batches", grad_accum) : "",
              tokens_per_step, ctx.n_threads, opt.steps,
              resume_state.empty() ? "" : fmt::format(", resuming at step {}", state.step));
   fmt::print("kernels: matmul {}, SIMD {}\n", MatmulBackendName(ctx.matmul), SimdTargetName(DispatchedSimdTarget()));
@@ -224,7 +266,8 @@ Status RunTraining(const TrainOptions& opt) {
     TrainState st;
     st.step = step;
     st.rng_state = rng.state();
-    st.data = train_data.position();
+    st.data = batches->position();
+    st.data_order = data_order;
     st.batch = B;
     st.seq_len = T;
     st.seed = static_cast<int64_t>(opt.seed);
@@ -254,7 +297,14 @@ Status RunTraining(const TrainOptions& opt) {
 
   // Micro-batches come from the loader one at a time (TrainStepAccumulated
   // times the wait), so memory does not grow with --grad-accum.
-  const MicroBatchFn next = LoaderMicroBatches(train_data, inputs.data(), targets.data());
+  const MicroBatchFn read = LoaderMicroBatches(*batches, inputs.data(), targets.data());
+  double data_ms = 0.0, data_ms_total = 0.0, step_ms_total = 0.0;  // time the steps waited for batches
+  const MicroBatchFn next = [&](int i, const int32_t** in, const int32_t** tg) {
+    Timer wait;
+    Status s = read(i, in, tg);
+    data_ms += wait.Ms();
+    return s;
+  };
   for (int step = static_cast<int>(state.step) + 1; step <= opt.steps; step++) {
     Timer timer;
     const float lr = schedule.At(step);
@@ -267,7 +317,8 @@ Status RunTraining(const TrainOptions& opt) {
       step_ctx.sr_weights_n = model.num_params();
       step_ctx.sr_seed = Rng(opt.seed ^ (static_cast<uint64_t>(step) << 20)).NextU64();
     }
-    CPU_LLM_RETURN_IF_ERROR(TrainStepAccumulated(step_ctx, model, adamw, next, opt.grad_accum, B, T, lr, update,
+    data_ms = 0.0;
+    CPU_LLM_RETURN_IF_ERROR(TrainStepAccumulated(step_ctx, model, adamw, next, grad_accum, B, T, lr, update,
                                                  scaler ? &*scaler : nullptr, &stats));
     const float loss = stats.loss, norm = stats.grad_norm;
     if (stats.skipped) {
@@ -277,6 +328,8 @@ Status RunTraining(const TrainOptions& opt) {
                  step, stats.loss_scale, scaler->scale(), skipped_steps);
     }
     const double ms = timer.Ms();
+    data_ms_total += data_ms;
+    step_ms_total += ms;
     // The first step pays for page faults and cold caches: profile the rest.
     if (step == static_cast<int>(state.step) + 1) profiler.Reset();
     else profiler.AddStep(static_cast<int64_t>(ms * 1e6));
@@ -293,7 +346,7 @@ Status RunTraining(const TrainOptions& opt) {
                  opt.steps, loss, lr, norm, scaler ? fmt::format(" | scale {:g}", stats.loss_scale) : "", ms, tok_s);
       std::fflush(stdout);
     }
-    nlohmann::json record = {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"tok_s", tok_s}};
+    nlohmann::json record = {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"data_ms", data_ms}, {"tok_s", tok_s}};
     if (scaler) {
       record["loss_scale"] = stats.loss_scale;
       record["skipped"] = stats.skipped;
@@ -306,6 +359,9 @@ Status RunTraining(const TrainOptions& opt) {
   const int final_step = std::max(opt.steps, static_cast<int>(state.step));
   CPU_LLM_RETURN_IF_ERROR(validate(final_step));
   CPU_LLM_RETURN_IF_ERROR(save(final_step));
+  if (step_ms_total > 0.0)
+    fmt::print("data wait: {:.1f} ms of {:.1f} ms of steps ({:.2f}%, {} loader)\n", data_ms_total, step_ms_total,
+               100.0 * data_ms_total / step_ms_total, parsed.loader == LoaderMode::kAsync ? "async" : "sync");
   fmt::print("peak RSS: {:.1f} MB\n", PeakRssBytes() / 1e6);
   if (opt.profile) fmt::print("{}", profiler.Report());
 

@@ -25,6 +25,15 @@ struct TrainOptions {
   // Shards read whole into memory one at a time ("read") or memory-mapped
   // ("mmap": memory does not grow with the shard; see DataAccess).
   std::string data_access = "read";
+  // mmap only: the madvise hint for the mapped shards (MmapAdvice).
+  std::string mmap_advice = "normal";
+  // Visit the windows of the training data in a seeded order, new each epoch
+  // (WindowOrder); the default reads them first to last.
+  bool shuffle = false;
+  // "sync": the step reads its own batches; "async": a thread reads the next
+  // loader_depth batches while the step computes (AsyncLoader).
+  std::string loader = "sync";
+  int loader_depth = 4;
   double val_fraction = 0.05;  // bundled corpus only
 
   int batch = 16, seq_len = 64;
@@ -32,6 +41,9 @@ struct TrainOptions {
   // update: the effective batch is grad_accum x batch rows, the memory that
   // of one micro-batch.
   int grad_accum = 1;
+  // Tokens per update; if set, grad_accum is derived from it (it must be a
+  // multiple of batch x seq_len).
+  int64_t batch_tokens = 0;
   int steps = 300;
   float lr = 2e-3f;
   int warmup = 20;
