@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "core/sysinfo.h"
 #include "data/async_loader.h"
 #include "data/loader.h"
 #include "data/shard.h"
@@ -172,13 +174,16 @@ TEST(WindowOrder, BadRanksAndTooLittleDataAreErrors) {
 class DataLoaderAccess : public ::testing::TestWithParam<std::tuple<DataAccess, LoaderMode>> {
  protected:
   // Opens `dl` over paths and returns what the test should read from.
-  BatchSource* Open(const std::vector<std::string>& paths, LoaderOptions opt = {}) {
+  // `after_open` runs before the thread starts reading ahead.
+  BatchSource* Open(const std::vector<std::string>& paths, LoaderOptions opt = {},
+                    const std::function<void()>& after_open = [] {}) {
     opt.B = kB;
     opt.T = kT;
     opt.vocab_size = kVocab;
     opt.access = std::get<0>(GetParam());
     Status s = dl.OpenShards(paths, opt);
     EXPECT_TRUE(s.ok()) << s.message();
+    after_open();
     if (std::get<1>(GetParam()) == LoaderMode::kSync) return &dl;
     EXPECT_TRUE(async.Start(&dl, kB, kT, 3).ok());
     return &async;
@@ -284,9 +289,9 @@ TEST_P(DataLoaderAccess, ShuffledWindowsAreWholeAndResume) {
   EXPECT_NE(std::vector(seen.begin(), seen.begin() + 24), std::vector(seen.begin() + 24, seen.begin() + 48));
   for (int i : {0, 5, 23, 24, 47, 50}) {
     DataLoader fresh;
-    ASSERT_TRUE(fresh.OpenShards(paths, LoaderOptions{kB, kT, kVocab, TokenFileFormat::kLlmc, std::get<0>(GetParam()),
-                                                      MmapAdvice::kNormal, opt.order})
-                    .ok());
+    LoaderOptions fresh_opt{kB, kT, kVocab, TokenFileFormat::kLlmc, std::get<0>(GetParam())};
+    fresh_opt.order = opt.order;
+    ASSERT_TRUE(fresh.OpenShards(paths, fresh_opt).ok());
     ASSERT_TRUE(fresh.Seek(before[i]).ok());
     for (int j = i; j < i + 3; j++) {
       ASSERT_TRUE(fresh.Next(in.data(), tg.data()).ok());
@@ -298,11 +303,12 @@ TEST_P(DataLoaderAccess, ShuffledWindowsAreWholeAndResume) {
 TEST_P(DataLoaderAccess, ShardRemovedOrChangedAfterOpenIsAnError) {
   TempDir dir;
   std::vector<std::string> paths = WriteThreeShards(dir);
-  BatchSource* src = Open(paths);
-  ExpectBatch(*src, 0, 0);
-  ASSERT_TRUE(std::filesystem::remove(paths[1]));
-  ASSERT_TRUE(WriteShard(paths[2], ShardTokens(2, 30)).ok());  // valid, but not what was opened
-  ExpectBatch(*src, 0, 8);  // shard 0 is already loaded
+  BatchSource* src = Open(paths, {}, [&] {
+    ASSERT_TRUE(std::filesystem::remove(paths[1]));
+    ASSERT_TRUE(WriteShard(paths[2], ShardTokens(2, 30)).ok());  // valid, but not what was opened
+  });
+  ExpectBatch(*src, 0, 0);  // shard 0 was loaded (read) or mapped at open
+  ExpectBatch(*src, 0, 8);
   std::vector<int32_t> in(kB * kT), tg(kB * kT);
   Status s = src->Next(in.data(), tg.data());
   ASSERT_FALSE(s.ok());
@@ -386,6 +392,31 @@ TEST(DataLoaderMmap, WindowsPastFourGiBAreRead) {
   EXPECT_EQ(in[B * T - 1], 7);
   EXPECT_EQ(tg[B * T - 1], 8);  // the window's extra token, past the last input
   EXPECT_EQ(dl.position().epoch, 1);
+}
+
+// Mapped windows are unmapped once copied: reading 64 MB of a shard leaves
+// the resident set where it was, while keeping them mapped grows it by
+// about what was read.
+TEST(DataLoaderMmap, ReleasedPagesKeepTheResidentSetFlat) {
+  TempDir dir;
+  const std::string path = dir / "shard.bin";
+  std::vector<uint16_t> tokens((32 << 20) + 1);  // 64 MiB of tokens
+  for (size_t i = 0; i < tokens.size(); i++) tokens[i] = static_cast<uint16_t>(i % 50000);
+  ASSERT_TRUE(WriteShard(path, tokens).ok());
+  tokens = {};
+  const int B = 16, T = 1024;
+  std::vector<int32_t> in(B * T), tg(B * T);
+  for (bool release : {true, false}) {
+    DataLoader dl;
+    LoaderOptions opt{B, T, 50257, TokenFileFormat::kLlmc, DataAccess::kMmap};
+    opt.release_pages = release;
+    ASSERT_TRUE(dl.OpenShards({path}, opt).ok());
+    const uint64_t before = CurrentRssBytes();
+    for (int64_t b = 0; b < dl.batches_per_epoch(); b++) ASSERT_TRUE(dl.Next(in.data(), tg.data()).ok());
+    const int64_t grew = static_cast<int64_t>(CurrentRssBytes()) - static_cast<int64_t>(before);
+    if (release) EXPECT_LT(grew, 8 << 20) << "released: RSS grew by " << grew;
+    else EXPECT_GT(grew, 48 << 20) << "kept: RSS grew by " << grew;
+  }
 }
 
 // ------------------------------------------------------------ bad input

@@ -2,8 +2,15 @@
 
 #include <sys/wait.h>
 
+#include <stdlib.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <sstream>
+
+#include "core/file_io.h"
 
 namespace cpu_llm {
 namespace {
@@ -36,6 +43,33 @@ Status RunCapture(const std::vector<std::string>& argv, std::string* out, int* e
   else if (WIFSIGNALED(status)) *exit_code = 128 + WTERMSIG(status);
   else *exit_code = 255;
   return Status();
+}
+
+std::string OutputLine(const std::string& out, const std::string& prefix) {
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+  return "";
+}
+
+Status TempFolder::Create(const std::string& prefix, const std::string& parent) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path base = parent.empty() ? fs::temp_directory_path(ec) : fs::path(parent);
+  if (ec) {
+    const char* env = std::getenv("TMPDIR");
+    return RuntimeError("{}: no usable temporary folder: {}", env ? env : "/tmp", ec.message());
+  }
+  std::string tmpl = (base / (prefix + "_XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) return RuntimeError("{}: cannot create: {}", tmpl, ErrnoText(errno));
+  path_ = tmpl;
+  return Status();
+}
+
+TempFolder::~TempFolder() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
 Status SelfExecutable(std::string* path) {

@@ -28,32 +28,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // nlohmann writes NaN and infinities as null: read them back as NaN.
 double Num(const json& v) { return v.is_number() ? v.get<double>() : kNaN; }
 
-// A mkdtemp folder removed with everything in it when this goes out of
-// scope, so an error part-way through leaves no checkpoints behind.
-class TempFolder {
- public:
-  Status Create() {
-    std::error_code ec;
-    const fs::path base = fs::temp_directory_path(ec);
-    if (ec) {
-      const char* env = std::getenv("TMPDIR");
-      return RuntimeError("{}: no usable temporary folder: {}", env ? env : "/tmp", ec.message());
-    }
-    std::string tmpl = (base / "cpu_llm_stability_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) return RuntimeError("{}: cannot create: {}", tmpl, ErrnoText(errno));
-    path_ = tmpl;
-    return Status();
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // "--val-every=3" -> "--val-every".
 std::string FlagName(const std::string& arg) { return arg.substr(0, arg.find('=')); }
 
@@ -83,14 +57,6 @@ Status CommonTrainArgs(const StabilityOptions& opt, std::vector<std::string>* ar
   return Status();
 }
 
-// The trainer's "model: ..." and "batch: ..." lines, for the report.
-std::string OutputLine(const std::string& out, const std::string& prefix) {
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
-  return "";
-}
 
 // The runs should coincide, so each gets its own color, width and dash:
 // fp32 thick and solid underneath, the 16-bit runs thinner and dashed on top.
@@ -212,7 +178,7 @@ Status RunStability(const StabilityOptions& opt, json* out) {
   std::string self;
   CPU_LLM_RETURN_IF_ERROR(SelfExecutable(&self));
   TempFolder tmp;
-  CPU_LLM_RETURN_IF_ERROR(tmp.Create());
+  CPU_LLM_RETURN_IF_ERROR(tmp.Create("cpu_llm_stability"));
 
   json result = {{"kind", "cpu_llm-bench-stability"}, {"machine", DescribeMachine()}, {"steps", opt.steps},
                  {"seed", opt.seed}, {"train_args", common}, {"runs", json::array()}};

@@ -7,6 +7,8 @@ namespace cpu_llm {
 
 // Peak resident set size of this process, in bytes.
 uint64_t PeakRssBytes();
+// Resident set now (anonymous and file-backed pages), from /proc/self/statm.
+uint64_t CurrentRssBytes();
 
 // Physical memory of the machine, in bytes.
 uint64_t PhysicalMemoryBytes();

@@ -126,6 +126,10 @@ Status DataLoader::Next(int32_t* inputs, int32_t* targets) {
     inputs[i] = p[i];
     targets[i] = p[i + 1];
   }
+  if (opt_.access == DataAccess::kMmap && src.on_disk && opt_.release_pages) {
+    const uint64_t header = opt_.format == TokenFileFormat::kLlmc ? kShardHeaderBytes : 0;
+    mapped_.Release(header + static_cast<uint64_t>(offset) * sizeof(uint16_t), static_cast<uint64_t>(n + 1) * sizeof(uint16_t));
+  }
   if (++pos_.batch == order_.batches_per_epoch()) {
     pos_.batch = 0;
     pos_.epoch++;

@@ -37,6 +37,9 @@ struct LoaderOptions {
   TokenFileFormat format = TokenFileFormat::kLlmc;
   DataAccess access = DataAccess::kRead;
   MmapAdvice advice = MmapAdvice::kNormal;  // kMmap only
+  // kMmap only: unmap a window's pages once its tokens are copied, so the
+  // resident set does not grow with the data read (MappedFile::Release).
+  bool release_pages = true;
   WindowOrderOptions order;
 };
 

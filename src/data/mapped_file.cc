@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/file_io.h"
@@ -63,6 +64,13 @@ void MappedFile::Close() {
   data_ = nullptr;
   fd_ = -1;
   size_ = 0;
+}
+
+void MappedFile::Release(uint64_t offset, uint64_t length) const {
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t begin = (offset + page - 1) / page * page, end = std::min(offset + length, size_) / page * page;
+  // Advice only: a failure leaves the pages mapped, which is merely the old behaviour.
+  if (data_ && end > begin) ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 Status MappedFile::CheckSize() const {

@@ -35,6 +35,13 @@ class MappedFile {
 
   Status Advise(MmapAdvice advice) const;
 
+  // Unmaps the whole pages inside [offset, offset + length) from this
+  // process (MADV_DONTNEED); they stay in the page cache, and touching them
+  // again maps them back. Pages a reader is done with would otherwise count
+  // in its resident set until the kernel needs the memory, so RSS would grow
+  // with the data read.
+  void Release(uint64_t offset, uint64_t length) const;
+
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
