@@ -79,6 +79,46 @@ TEST_F(CliData, ShuffledAsyncRunResumesExactly) {
   ExpectError(Run(Train(resumed, {"--train-data", glob, "--resume"})), 2, "--shuffle");
 }
 
+// Raw text tokenized on the fly: sync and async read the same batches, a run
+// resumed from its step-3 checkpoint ends with the same weights, and bad
+// text data is a one-line error.
+TEST_F(CliData, TrainsOnRawTextAndResumesExactly) {
+  std::string text;
+  for (int i = 0; i < 60; i++) text += "Verse " + std::to_string(i) + ". And God said, Let there be light.\n";
+  const std::string path = dir_ / "corpus.txt";
+  ::cpu_llm::testing::WriteText(path, text);
+  steps_ = "6";
+  const std::vector<std::string> data = {"--train-data", path, "--data-format", "text", "--checkpoint-every", "3",
+                                         "--doc-delimiter", "\\n"};
+  ProcessResult sync = Run(Train(dir_ / "sync", data));
+  ExpectSuccess(sync);
+  EXPECT_HAS_SUBSTR(sync.out, "tokenized on the fly");
+  std::vector<std::string> async_args = data;
+  async_args.insert(async_args.end(), {"--loader", "async"});
+  ProcessResult async = Run(Train(dir_ / "async", async_args));
+  ExpectSuccess(async);
+  EXPECT_EQ(StepLosses(async.out), StepLosses(sync.out));
+  EXPECT_EQ(ReadBytes(dir_ / "async/model_00000006.bin"), ReadBytes(dir_ / "sync/model_00000006.bin"));
+
+  const std::string resumed = dir_ / "resumed";
+  std::filesystem::create_directories(resumed);
+  for (const char* f : {"model_00000003.bin", "state_00000003.bin"})
+    std::filesystem::copy_file(dir_ / ("sync/" + std::string(f)), resumed + "/" + f);
+  std::vector<std::string> resume_args = data;
+  resume_args.push_back("--resume");
+  ProcessResult r = Run(Train(resumed, resume_args));
+  ExpectSuccess(r);
+  EXPECT_EQ(ReadBytes(resumed + "/model_00000006.bin"), ReadBytes(dir_ / "sync/model_00000006.bin"));
+  // Token files cannot resume a text run.
+  ASSERT_TRUE(WriteShard(dir_ / "corpus.bin", ByteTokens(text)).ok());
+  ExpectError(Run(Train(resumed, {"--train-data", dir_ / "corpus.bin", "--resume"})), 2, "read its data as text");
+
+  ::cpu_llm::testing::WriteText(dir_ / "short.txt", "too short");
+  ExpectError(Run(Train(Out(), {"--train-data", dir_ / "short.txt", "--data-format", "text"})), 1, "short.txt");
+  ExpectError(Run(Train(Out(), {"--train-data", path, "--data-format", "text", "--shuffle"})), 2, "--shuffle");
+  ExpectError(Run(Train(Out(), {"--data-format", "jsonl"})), 2, "--train-data");
+}
+
 TEST_F(CliData, BatchTokensSetsTheAccumulation) {
   ProcessResult r = Run(Train(Out(), {"--batch-tokens", "128"}));
   ExpectSuccess(r);

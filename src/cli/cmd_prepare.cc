@@ -4,10 +4,7 @@
 #include "data/prepare.h"
 
 namespace cpu_llm {
-namespace {
 
-// "\n\n" typed on a command line arrives as backslash + n; turn the usual
-// escapes into the characters they name.
 std::string Unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); i++) {
@@ -25,6 +22,8 @@ std::string Unescape(const std::string& s) {
   }
   return out;
 }
+
+namespace {
 
 Status RunPrepareCommand(PrepareOptions opt, const std::string& delimiter) {
   opt.reader.delimiter = Unescape(delimiter);

@@ -30,8 +30,15 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--train-data", opt->train_data, "Glob of llm.c token shards (default: bundled corpus)")->group(data);
   app->add_option("--val-data", opt->val_data, "Glob of llm.c validation shards")->group(data);
   app->add_option("--data-format", opt->data_format,
-                  "Token files: llmc (shards with a header) or nanogpt (headerless uint16 train.bin/val.bin)")
+                  "llmc (token shards with a header), nanogpt (headerless uint16 train.bin/val.bin), or text / "
+                  "jsonl files tokenized on the fly (no prepare step)")
       ->capture_default_str()->group(data);
+  app->add_option("--doc-delimiter", opt->doc_delimiter,
+                  "Text data: string separating documents, escapes \\n \\t allowed (default: one document per file)")
+      ->group(data);
+  app->add_option("--jsonl-field", opt->jsonl_field, "JSONL data: field holding the text")
+      ->capture_default_str()
+      ->group(data);
   app->add_option("--data-access", opt->data_access,
                   "Shards: read (each read whole into memory when reached) or mmap (mapped; pages read as touched)")
       ->capture_default_str()
@@ -116,7 +123,9 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->capture_default_str()->group(out);
   return [opt] {
     CPU_LLM_RETURN_IF_ERROR(LimitSimdTarget(opt->simd));
-    return RunTraining(*opt);
+    TrainOptions run = *opt;
+    run.doc_delimiter = Unescape(opt->doc_delimiter);
+    return RunTraining(run);
   };
 }
 

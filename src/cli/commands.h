@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -16,5 +17,9 @@ CommandRunner AddTrainCommand(CLI::App& root);
 CommandRunner AddSampleCommand(CLI::App& root);
 CommandRunner AddPrepareCommand(CLI::App& root);
 CommandRunner AddBenchCommand(CLI::App& root);
+
+// "\n\n" typed on a command line arrives as backslash + n; turns the usual
+// escapes (\n \t \r \\) into the characters they name.
+std::string Unescape(const std::string& s);
 
 }  // namespace cpu_llm

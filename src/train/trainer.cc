@@ -15,6 +15,7 @@
 #include "data/corpus.h"
 #include "data/async_loader.h"
 #include "data/loader.h"
+#include "data/text_loader.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
 #include "kernels/matmul.h"
@@ -46,26 +47,47 @@ Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelCo
   return ValidateConfig(*cfg);
 }
 
-Status OpenData(const TrainOptions& opt, const LoaderOptions& lo, const Tokenizer& tok, DataLoader* train,
-                DataLoader* val, bool* have_val) {
+bool IsTextFormat(const std::string& format) { return format == "text" || format == "jsonl"; }
+
+// The training and validation batches: the bundled corpus, token files, or
+// text tokenized on the fly. The sources live in `data`.
+struct DataSources {
+  DataLoader train_tokens, val_tokens;
+  TextLoader train_text, val_text;
+  BatchSource* train = nullptr;
+  BatchSource* val = nullptr;  // null: no validation data
+};
+
+Status OpenData(const TrainOptions& opt, const LoaderOptions& lo, const Tokenizer& tok, DataSources* data) {
+  data->train = &data->train_tokens;
+  data->val = nullptr;
   if (opt.train_data.empty()) {
-    *have_val = true;
-    return OpenBundledCorpus(tok, opt.val_fraction, opt.seed, lo, train, val);
+    data->val = &data->val_tokens;
+    return OpenBundledCorpus(tok, opt.val_fraction, opt.seed, lo, &data->train_tokens, &data->val_tokens);
   }
-  std::vector<std::string> paths;
-  CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.train_data, &paths));
-  CPU_LLM_RETURN_IF_ERROR(train->OpenShards(paths, lo));
-  *have_val = !opt.val_data.empty();
-  if (*have_val) {
-    LoaderOptions val_lo = lo;
-    val_lo.order.shuffle = false;  // the same batches at every evaluation, in any order
-    CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.val_data, &paths));
-    CPU_LLM_RETURN_IF_ERROR(val->OpenShards(paths, val_lo));
+  std::vector<std::string> train_paths, val_paths;
+  CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.train_data, &train_paths));
+  if (!opt.val_data.empty()) CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.val_data, &val_paths));
+  if (IsTextFormat(opt.data_format)) {
+    DocumentReaderOptions reader;
+    reader.format = opt.data_format;
+    reader.delimiter = opt.doc_delimiter;
+    reader.jsonl_field = opt.jsonl_field;
+    data->train = &data->train_text;
+    CPU_LLM_RETURN_IF_ERROR(data->train_text.Open(train_paths, reader, tok, lo.B, lo.T, lo.vocab_size));
+    if (val_paths.empty()) return Status();
+    data->val = &data->val_text;
+    return data->val_text.Open(val_paths, reader, tok, lo.B, lo.T, lo.vocab_size);
   }
-  return Status();
+  CPU_LLM_RETURN_IF_ERROR(data->train_tokens.OpenShards(train_paths, lo));
+  if (val_paths.empty()) return Status();
+  LoaderOptions val_lo = lo;
+  val_lo.order.shuffle = false;  // the same batches at every evaluation, in any order
+  data->val = &data->val_tokens;
+  return data->val_tokens.OpenShards(val_paths, val_lo);
 }
 
-Status Evaluate(const Context& train_ctx, GPT2& model, DataLoader& val, int n_batches, int B, int T,
+Status Evaluate(const Context& train_ctx, GPT2& model, BatchSource& val, int n_batches, int B, int T,
                 std::vector<int32_t>& inputs, std::vector<int32_t>& targets, float* val_loss) {
   Context ctx = train_ctx;
   ctx.profiler = nullptr;  // the profile covers training steps only
@@ -134,7 +156,12 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
-  CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
+  if (IsTextFormat(opt.data_format)) {
+    if (opt.train_data.empty()) return UsageError("--data-format {}: give the files with --train-data", opt.data_format);
+    if (opt.shuffle) return UsageError("--shuffle: needs token files (text is read in order; `prepare` it to shuffle)");
+  } else {
+    CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
+  }
   CPU_LLM_RETURN_IF_ERROR(ParseDataAccess(opt.data_access, &parsed->data_access));
   CPU_LLM_RETURN_IF_ERROR(ParseMmapAdvice(opt.mmap_advice, &parsed->mmap_advice));
   CPU_LLM_RETURN_IF_ERROR(ParseLoaderMode(opt.loader, &parsed->loader));
@@ -192,13 +219,15 @@ Status RunTraining(const TrainOptions& opt) {
   CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads, ctx.precision));
   CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads, ctx.precision));
 
-  DataLoader train_data, val_data;
-  bool have_val = false;
+  DataSources data;
   LoaderOptions lo{B, T, cfg.vocab_size, parsed.data_format, parsed.data_access, parsed.mmap_advice};
   lo.order.shuffle = opt.shuffle;
   lo.order.seed = opt.seed;
-  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, lo, *tok, &train_data, &val_data, &have_val));
-  const int64_t data_order = opt.shuffle ? kDataShuffled : kDataInOrder;
+  CPU_LLM_RETURN_IF_ERROR(OpenData(opt, lo, *tok, &data));
+  const int64_t data_order = IsTextFormat(opt.data_format) ? kDataText : opt.shuffle ? kDataShuffled : kDataInOrder;
+  auto order_name = [](int64_t order) {
+    return order == kDataText ? "as text tokenized on the fly" : order == kDataShuffled ? "shuffled" : "in order";
+  };
 
   AdamW adamw;
   adamw.Init(cfg, opt.adamw);
@@ -213,14 +242,14 @@ Status RunTraining(const TrainOptions& opt) {
       return UsageError("--resume: the checkpoint was trained with B={} T={}; pass the same --batch and --seq-len",
                         state.batch, state.seq_len);
     if (state.data_order != data_order)
-      return UsageError("--resume: the checkpoint read its data {}; pass{} --shuffle", state.data_order == kDataShuffled ? "shuffled" : "in order",
-                        state.data_order == kDataShuffled ? "" : " no");
+      return UsageError("--resume: the checkpoint read its data {}, this run would read it {} (see --shuffle, "
+                        "--data-format)", order_name(state.data_order), order_name(data_order));
     if (state.seed != static_cast<int64_t>(opt.seed) && opt.shuffle)
       return UsageError("--resume: the checkpoint shuffled its data with --seed {}", state.seed);
     LoaderPosition pos = state.data;
     if (state.v1_data)
-      CPU_LLM_RETURN_IF_ERROR(train_data.InOrderPosition(state.v1_source, state.v1_offset, state.data.epoch, &pos));
-    CPU_LLM_RETURN_IF_ERROR(train_data.Seek(pos));
+      CPU_LLM_RETURN_IF_ERROR(data.train_tokens.InOrderPosition(state.v1_source, state.v1_offset, state.data.epoch, &pos));
+    CPU_LLM_RETURN_IF_ERROR(data.train->Seek(pos));
     rng.set_state(state.rng_state);
   }
   // fp16 gradients need loss scaling; a resumed fp16 run goes on with its scale.
@@ -238,12 +267,12 @@ Status RunTraining(const TrainOptions& opt) {
   // The loader the steps read from: the shards themselves, or a thread
   // reading them ahead (started after a resume's Seek, at that position).
   AsyncLoader async_data;
-  BatchSource* batches = &train_data;
+  BatchSource* batches = data.train;
   if (parsed.loader == LoaderMode::kAsync) {
-    CPU_LLM_RETURN_IF_ERROR(async_data.Start(&train_data, B, T, opt.loader_depth));
+    CPU_LLM_RETURN_IF_ERROR(async_data.Start(data.train, B, T, opt.loader_depth));
     batches = &async_data;
   }
-  fmt::print("data: train {}{}\n", batches->description(), have_val ? ", val " + val_data.description() : "");
+  fmt::print("data: train {}{}\n", batches->description(), data.val ? ", val " + data.val->description() : "");
   const int grad_accum = parsed.grad_accum;
   const int64_t tokens_per_step = static_cast<int64_t>(grad_accum) * B * T;
   fmt::print("batch: B={} T={}{} ({} tokens/step), threads {}, steps {}{}\n", B, T,
@@ -291,9 +320,9 @@ Status RunTraining(const TrainOptions& opt) {
     return Status();
   };
   auto validate = [&](int step) -> Status {
-    if (!have_val) return Status();
+    if (!data.val) return Status();
     float val_loss = 0.0f;
-    CPU_LLM_RETURN_IF_ERROR(Evaluate(ctx, model, val_data, opt.val_batches, B, T, inputs, targets, &val_loss));
+    CPU_LLM_RETURN_IF_ERROR(Evaluate(ctx, model, *data.val, opt.val_batches, B, T, inputs, targets, &val_loss));
     fmt::print("step {:5d} | val loss {:.4f}\n", step, val_loss);
     return metrics.Append({{"step", step}, {"val_loss", val_loss}});
   };

@@ -21,7 +21,11 @@ struct TrainOptions {
   // Data: empty train_data means the bundled corpus.
   std::string tokenizer = "gpt2";
   std::string train_data, val_data;
-  std::string data_format = "llmc";  // or "nanogpt" (headerless uint16 train.bin/val.bin)
+  // "llmc" or "nanogpt" (headerless uint16 train.bin/val.bin) token files,
+  // or "text" / "jsonl" files tokenized on the fly (TextLoader; no prepare).
+  std::string data_format = "llmc";
+  std::string doc_delimiter;         // text: separates documents (empty: one per file)
+  std::string jsonl_field = "text";  // jsonl: the field holding the text
   // Shards read whole into memory one at a time ("read") or memory-mapped
   // ("mmap": memory does not grow with the shard; see DataAccess).
   std::string data_access = "read";
