@@ -394,9 +394,9 @@ TEST(DataLoaderMmap, WindowsPastFourGiBAreRead) {
   EXPECT_EQ(dl.position().epoch, 1);
 }
 
-// Mapped windows are unmapped once copied: reading 64 MB of a shard leaves
-// the resident set where it was, while keeping them mapped grows it by
-// about what was read.
+// Mapped windows are dropped from the process every resident budget's worth:
+// reading 64 MB of a shard with a 4 MB budget leaves the resident set within
+// it, while keeping the pages mapped grows it by about what was read.
 TEST(DataLoaderMmap, ReleasedPagesKeepTheResidentSetFlat) {
   TempDir dir;
   const std::string path = dir / "shard.bin";
@@ -409,7 +409,7 @@ TEST(DataLoaderMmap, ReleasedPagesKeepTheResidentSetFlat) {
   for (bool release : {true, false}) {
     DataLoader dl;
     LoaderOptions opt{B, T, 50257, TokenFileFormat::kLlmc, DataAccess::kMmap};
-    opt.release_pages = release;
+    opt.resident_budget_bytes = release ? 4 << 20 : 0;
     ASSERT_TRUE(dl.OpenShards({path}, opt).ok());
     const uint64_t before = CurrentRssBytes();
     for (int64_t b = 0; b < dl.batches_per_epoch(); b++) ASSERT_TRUE(dl.Next(in.data(), tg.data()).ok());

@@ -270,8 +270,10 @@ TEST(Stability, ReportSectionOnlyWhenMeasured) {
   const json b = EmptyBaseline();
   const std::string without = RenderReport(b, json(), "", "bench", "");
   EXPECT_EQ(without.find("Mixed precision stability"), std::string::npos);
-  const std::string md = RenderReport(b, json(), "", "bench", "", FakeStability(),
-                                      {"bench/stability_train_loss.svg", "bench/stability_val_loss.svg"});
+  ReportExtras x;
+  x.stability = FakeStability();
+  x.stability_plots = {"bench/stability_train_loss.svg", "bench/stability_val_loss.svg"};
+  const std::string md = RenderReport(b, json(), "", "bench", "", x);
   EXPECT_NE(md.find("## Mixed precision stability"), std::string::npos);
   EXPECT_NE(md.find("| fp16 | 5.0500 | +1.00% | 5.0500 | 1 | 32768 | 2 s | no |"), std::string::npos) << md;
   EXPECT_NE(md.find("- bf16 and fp16 final val loss within 1% of fp32: **PASS** (bf16 +0.00%, fp16 +1.00%)"),

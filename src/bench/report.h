@@ -17,13 +17,21 @@ namespace cpu_llm {
 // writes the Markdown report to out_path, atomically.
 Status WriteReport(const std::string& from_dir, const std::string& out_path);
 
+// Results the report shows when they were measured (null: left out), with
+// the links of their figures, relative to the report's folder.
+struct ReportExtras {
+  nlohmann::json stability;  // bench --stability
+  std::vector<std::string> stability_plots;
+  nlohmann::json data_io;  // bench --data-io
+  nlohmann::json accum_curve;  // bench --accum-curve
+  std::vector<std::string> accum_plots;
+};
+
 // The Markdown itself. perf_top may be empty; links are relative to the
-// report's folder. A null stability leaves its section out; stability_plots
-// are the links of its figures.
+// report's folder.
 std::string RenderReport(const nlohmann::json& baseline, const nlohmann::json& ablation, const std::string& perf_top,
                          const std::string& results_link, const std::string& flamegraph_link,
-                         const nlohmann::json& stability = nlohmann::json(),
-                         const std::vector<std::string>& stability_plots = {});
+                         const ReportExtras& extras = {});
 
 // Parses a JSON file; an error names the file.
 Status ReadJsonFile(const std::string& path, nlohmann::json* j);

@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "bench/ablation.h"
+#include "bench/accum_curve.h"
+#include "bench/data_io.h"
 #include "bench/driver.h"
 #include "bench/report.h"
 #include "bench/stability.h"
@@ -38,6 +40,10 @@ struct BenchArgs {
   int stability_steps = 1000;
   std::string stability_args;
   std::string plot_dir;  // default: the folder of --json, else the current one
+  bool data_io = false;
+  DataIoOptions data_io_opt;
+  bool accum_curve = false;
+  int accum_steps = 300;
   std::string json_out;
   std::string report, from_dir;
   bool list = false;
@@ -102,8 +108,27 @@ Status RunBench(const BenchArgs& a) {
   }
 
   nlohmann::json result;
-  if (a.stability && a.ablation) return UsageError("--stability and --ablation are separate runs: give one");
-  if (a.stability) {
+  if (a.stability + a.ablation + a.data_io + a.accum_curve > 1)
+    return UsageError("--stability, --ablation, --data-io and --accum-curve are separate runs: give one");
+  if (a.data_io) {
+    DataIoOptions opt = a.data_io_opt;
+    opt.runs = a.runs > 0 ? a.runs : 3;
+    opt.threads = a.threads;
+    CPU_LLM_RETURN_IF_ERROR(RunDataIo(opt, &result));
+    fmt::print("{}", DataIoTable(result));
+  } else if (a.accum_curve) {
+    AccumCurveOptions opt;
+    opt.steps = a.accum_steps;
+    opt.threads = a.threads;
+    CPU_LLM_RETURN_IF_ERROR(RunAccumCurve(opt, &result));
+    fmt::print("{}", AccumCurveTable(result));
+    std::string dir = a.plot_dir.empty() ? std::filesystem::path(a.json_out).parent_path().string() : a.plot_dir;
+    if (dir.empty()) dir = ".";
+    CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(dir));
+    const std::string svg = AccumCurveSvg(result), path = dir + "/" + kAccumCurveSvg;
+    CPU_LLM_RETURN_IF_ERROR(WriteFileAtomic(path, svg.data(), svg.size()));
+    fmt::print("wrote {}\n", path);
+  } else if (a.stability) {
     StabilityOptions opt;
     opt.steps = a.stability_steps;
     opt.threads = a.threads;
@@ -160,7 +185,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
       "bench",
       "Measure training speed and memory on named workloads (each run in a fresh process), compare "
       "switches before/after (--ablation), check that mixed precision trains like fp32 (--stability), or write "
-      "docs/OPTIMIZATIONS.md from saved results (--report).");
+      "docs/OPTIMIZATIONS.md from saved results (--report), measure the data path (--data-io) and accumulation's loss curve (--accum-curve).");
   app->get_formatter()->column_width(34);
   app->add_option("--workload", a->workloads, "Workload(s) to run (default: all): " + WorkloadNamesHelp());
   app->add_option("--runs", a->runs, "Worker processes per workload (default 1), or per side with --ablation (default 5)");
@@ -192,8 +217,29 @@ CommandRunner AddBenchCommand(CLI::App& root) {
                   "With --stability: more `train` arguments for every run, e.g. \"--model d1 --batch 2\" "
                   "(default: the trainer's demo model on the bundled corpus)")
       ->needs(stability);
-  app->add_option("--plot-dir", a->plot_dir, "With --stability: folder for the SVG plots (default: that of --json)")
-      ->needs(stability);
+  app->add_option("--plot-dir", a->plot_dir,
+                  "With --stability or --accum-curve: folder for the SVG plots (default: that of --json)");
+  CLI::Option* data_io = app->add_flag(
+      "--data-io", a->data_io,
+      "Generate a big token dataset (deleted after) and measure read vs mmap (start-up, peak RSS as it grows, "
+      "madvise hints) and sync vs async loading (data wait, tokens/s, also on raw text), each run from a cold cache");
+  app->add_option("--data-dir", a->data_io_opt.parent_dir, "With --data-io: where to generate the data (default: /tmp)")
+      ->needs(data_io);
+  app->add_option("--data-shards", a->data_io_opt.shards, "With --data-io: number of shards")
+      ->capture_default_str()
+      ->needs(data_io);
+  app->add_option("--data-shard-tokens", a->data_io_opt.shard_tokens, "With --data-io: tokens per shard")
+      ->capture_default_str()
+      ->needs(data_io);
+  app->add_option("--data-io-parts", a->data_io_opt.parts, "With --data-io: growth, single, advice, loader, text")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->needs(data_io);
+  CLI::Option* accum = app->add_flag("--accum-curve", a->accum_curve,
+                                     "Train B=8 and B=2 x 4 accumulated with the same seed and compare the loss curves");
+  app->add_option("--accum-steps", a->accum_steps, "With --accum-curve: training steps per run")
+      ->capture_default_str()
+      ->needs(accum);
   app->add_option("--json", a->json_out, "Write the results as JSON to this file");
   app->add_option("--report", a->report, "Write the Markdown report (docs/OPTIMIZATIONS.md) from the JSON in --from");
   app->add_option("--from", a->from_dir, "Folder holding baseline.json, ablation.json and stability.json (with --report)");

@@ -52,6 +52,7 @@ class AsyncLoader final : public BatchSource {
   };
   void Run();
   void Stop();
+  size_t LowWater() const { return ring_.size() / 2; }
 
   BatchSource* source_ = nullptr;
   size_t n_ = 0;  // B*T

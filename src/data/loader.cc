@@ -71,9 +71,10 @@ Status DataLoader::Load(int64_t source) {
     CPU_LLM_RETURN_IF_ERROR(mapped_.Open(s.name));
     if (mapped_.size() != want)
       return RuntimeError("{}: shard changed since it was opened ({} bytes, expected {})", s.name, mapped_.size(), want);
-    CPU_LLM_RETURN_IF_ERROR(mapped_.Advise(opt_.advice));
-    // The header is 1024 bytes and mappings are page-aligned: the tokens are aligned for uint16_t.
-    tokens_ = reinterpret_cast<const uint16_t*>(mapped_.data() + header);
+    CPU_LLM_RETURN_IF_ERROR(PointAtMapping());
+    loaded_ = source;
+    PrefetchAhead(0, opt_.prefetch_windows);
+    return Status();
   } else {
     CPU_LLM_RETURN_IF_ERROR(opt_.format == TokenFileFormat::kLlmc ? ReadShard(s.name, opt_.vocab_size, &current_)
                                                                  : ReadNanoGpt(s.name, opt_.vocab_size, &current_));
@@ -84,6 +85,32 @@ Status DataLoader::Load(int64_t source) {
   }
   loaded_ = source;
   return Status();
+}
+
+Status DataLoader::PointAtMapping() {
+  CPU_LLM_RETURN_IF_ERROR(mapped_.Advise(opt_.advice));
+  // The header is 1024 bytes and mappings are page-aligned: the tokens are aligned for uint16_t.
+  tokens_ = reinterpret_cast<const uint16_t*>(mapped_.data() + WindowByte(0));
+  mapped_since_remap_ = 0;
+  return Status();
+}
+
+uint64_t DataLoader::WindowByte(int64_t index) const {
+  const uint64_t header = opt_.format == TokenFileFormat::kLlmc ? kShardHeaderBytes : 0;
+  return header + static_cast<uint64_t>(index) * opt_.B * opt_.T * sizeof(uint16_t);
+}
+
+void DataLoader::PrefetchAhead(int64_t from, int64_t count) {
+  if (opt_.access != DataAccess::kMmap || loaded_ < 0 || !sources_[loaded_].on_disk) return;
+  const uint64_t window_bytes = (static_cast<uint64_t>(opt_.B) * opt_.T + 1) * sizeof(uint16_t);
+  for (int64_t k = from; k < from + count; k++) {
+    LoaderPosition p = pos_;
+    p.batch += k;
+    p.epoch += p.batch / order_.batches_per_epoch();
+    p.batch %= order_.batches_per_epoch();
+    const WindowOrder::Window w = order_.At(p.epoch, p.batch);
+    if (w.source == loaded_) mapped_.Prefetch(WindowByte(w.index), window_bytes);
+  }
 }
 
 Status DataLoader::Seek(const LoaderPosition& pos) {
@@ -126,14 +153,20 @@ Status DataLoader::Next(int32_t* inputs, int32_t* targets) {
     inputs[i] = p[i];
     targets[i] = p[i + 1];
   }
-  if (opt_.access == DataAccess::kMmap && src.on_disk && opt_.release_pages) {
-    const uint64_t header = opt_.format == TokenFileFormat::kLlmc ? kShardHeaderBytes : 0;
-    mapped_.Release(header + static_cast<uint64_t>(offset) * sizeof(uint16_t), static_cast<uint64_t>(n + 1) * sizeof(uint16_t));
+  if (opt_.access == DataAccess::kMmap && src.on_disk && opt_.resident_budget_bytes > 0) {
+    // A fault maps up to 16 pages around the one touched (fault-around).
+    mapped_since_remap_ += static_cast<uint64_t>(n + 1) * sizeof(uint16_t) + (64 << 10);
+    if (mapped_since_remap_ >= opt_.resident_budget_bytes) {
+      CPU_LLM_RETURN_IF_ERROR(mapped_.Remap());
+      CPU_LLM_RETURN_IF_ERROR(PointAtMapping());
+    }
   }
   if (++pos_.batch == order_.batches_per_epoch()) {
     pos_.batch = 0;
     pos_.epoch++;
   }
+  // The window entering the prefetch distance (the ones before it were hinted already).
+  if (opt_.prefetch_windows > 0) PrefetchAhead(opt_.prefetch_windows - 1, 1);
   return Status();
 }
 

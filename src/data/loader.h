@@ -37,9 +37,13 @@ struct LoaderOptions {
   TokenFileFormat format = TokenFileFormat::kLlmc;
   DataAccess access = DataAccess::kRead;
   MmapAdvice advice = MmapAdvice::kNormal;  // kMmap only
-  // kMmap only: unmap a window's pages once its tokens are copied, so the
-  // resident set does not grow with the data read (MappedFile::Release).
-  bool release_pages = true;
+  // kMmap only: the shard is mapped afresh (MappedFile::Remap) once the
+  // windows read since the last time may have mapped this many bytes, so the
+  // resident set stays flat however much data is read; 0: never.
+  uint64_t resident_budget_bytes = 32 << 20;
+  // kMmap only: windows of the coming batches whose reads are started ahead
+  // (MappedFile::Prefetch), so cold windows arrive while earlier ones train.
+  int prefetch_windows = 8;
   WindowOrderOptions order;
 };
 
@@ -80,6 +84,11 @@ class DataLoader final : public BatchSource {
   };
   Status Configure(const LoaderOptions& opt);
   Status Load(int64_t source);
+  // Prefetches the windows of batches [from, from + count) past the position
+  // that lie in the mapped source.
+  void PrefetchAhead(int64_t from, int64_t count);
+  uint64_t WindowByte(int64_t index) const;
+  Status PointAtMapping();
   LoaderOptions opt_;
   std::vector<Source> sources_;
   WindowOrder order_;
@@ -87,6 +96,7 @@ class DataLoader final : public BatchSource {
   MappedFile mapped_;                 // the loaded source (kMmap)
   const uint16_t* tokens_ = nullptr;  // the loaded source's first token, either way
   int64_t loaded_ = -1;               // which source tokens_ points into
+  uint64_t mapped_since_remap_ = 0;   // bytes the windows read since may have mapped
   LoaderPosition pos_;
   int64_t total_tokens_ = 0;
   std::string description_;

@@ -66,11 +66,20 @@ void MappedFile::Close() {
   size_ = 0;
 }
 
-void MappedFile::Release(uint64_t offset, uint64_t length) const {
+Status MappedFile::Remap() {
+  if (!data_) return Status();
+  ::munmap(const_cast<uint8_t*>(data_), size_);
+  data_ = nullptr;
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+  if (p == MAP_FAILED) return RuntimeError("{}: cannot map into memory: {}", path_, ErrnoText(errno));
+  data_ = static_cast<const uint8_t*>(p);
+  return Status();
+}
+
+void MappedFile::Prefetch(uint64_t offset, uint64_t length) const {
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  const uint64_t begin = (offset + page - 1) / page * page, end = std::min(offset + length, size_) / page * page;
-  // Advice only: a failure leaves the pages mapped, which is merely the old behaviour.
-  if (data_ && end > begin) ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
+  const uint64_t begin = offset / page * page, end = std::min(offset + length, size_);
+  if (data_ && end > begin) ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_WILLNEED);
 }
 
 Status MappedFile::CheckSize() const {

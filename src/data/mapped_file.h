@@ -35,12 +35,17 @@ class MappedFile {
 
   Status Advise(MmapAdvice advice) const;
 
-  // Unmaps the whole pages inside [offset, offset + length) from this
-  // process (MADV_DONTNEED); they stay in the page cache, and touching them
-  // again maps them back. Pages a reader is done with would otherwise count
-  // in its resident set until the kernel needs the memory, so RSS would grow
-  // with the data read.
-  void Release(uint64_t offset, uint64_t length) const;
+  // Maps the file afresh, dropping every page touched so far from this
+  // process (they stay in the page cache; touching them maps them back).
+  // Pages a reader is done with would otherwise count in its resident set
+  // until the kernel needs the memory, so RSS would grow with the data read;
+  // one remap every so often drops them all at the cost of one unmap.
+  Status Remap();
+
+  // Starts reading [offset, offset + length) from disk without waiting
+  // (MADV_WILLNEED): several windows' reads are then in flight at once
+  // instead of one page fault at a time.
+  void Prefetch(uint64_t offset, uint64_t length) const;
 
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }

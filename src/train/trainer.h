@@ -37,7 +37,7 @@ struct TrainOptions {
   // "sync": the step reads its own batches; "async": a thread reads the next
   // loader_depth batches while the step computes (AsyncLoader).
   std::string loader = "sync";
-  int loader_depth = 4;
+  int loader_depth = 8;
   double val_fraction = 0.05;  // bundled corpus only
 
   int batch = 16, seq_len = 64;
