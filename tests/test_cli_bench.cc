@@ -111,6 +111,55 @@ TEST_F(CliBench, AblationPairAndReport) {
   EXPECT_NE(md.find("**Per product shape**"), std::string::npos);
 }
 
+// The data bench on a small generated dataset (2 shards of 1M tokens):
+// every part produces runs from a cold cache, the generated data is gone
+// afterwards, and the report shows it under items 2 and 7. The accumulation
+// curve: both runs, a tiny gap, its plot and its report paragraph.
+TEST_F(CliBench, DataIoAndAccumCurveMeasureAndReport) {
+  const std::string data_dir = dir_ / "gen";
+  std::filesystem::create_directories(data_dir);
+  const json d = RunJson({"bench", "--data-io", "--data-dir", data_dir, "--data-shards", "2", "--data-shard-tokens",
+                          "1000000", "--runs", "1", "--steps", "4", "--threads", "1"},
+                         "data_io.json");
+  EXPECT_EQ(d["kind"], "cpu_llm-bench-data-io");
+  EXPECT_EQ(d["dataset"]["shards"], 2);
+  EXPECT_LT(d["dataset"]["resident_after_evict"].get<double>(), 0.5);
+  ASSERT_EQ(d["growth"].size(), 4u);  // 1 and 2 shards, read and mmap
+  for (const char* part : {"growth", "single", "loader", "text"})
+    for (const json& e : d[part]) {
+      ASSERT_EQ(e["runs"].size(), 1u) << part;
+      EXPECT_GT(e["runs"][0]["tok_s"].get<double>(), 0.0) << part;
+      EXPECT_GT(e["runs"][0]["peak_rss_mb"].get<double>(), 0.0) << part;
+      EXPECT_GE(e["runs"][0]["data_wait_pct"].get<double>(), 0.0) << part;
+    }
+  EXPECT_EQ(d["advice"].size(), 9u);
+  EXPECT_TRUE(std::filesystem::is_empty(data_dir)) << "the generated data must be deleted";
+
+  const json c = RunJson({"bench", "--accum-curve", "--accum-steps", "3", "--threads", "1"}, "accum_curve.json");
+  ASSERT_EQ(c["runs"].size(), 2u);
+  EXPECT_EQ(c["runs"][1]["grad_accum"], 4);
+  EXPECT_LT(c["max_loss_gap"].get<double>(), 1e-3);
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir_ / "accum_curve.svg"));
+
+  RunJson({"bench", "--workload", "tiny", "--warmup", "1", "--steps", "1", "--no-flat-nested", "--no-matmul-shapes"},
+          "baseline.json");
+  const std::string report = dir_ / "OPTIMIZATIONS.md";
+  const ProcessResult r = Run({"bench", "--report", report, "--from", dir_.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string md = ReadText(report);
+  EXPECT_NE(md.find("`cpu_llm bench --data-io`"), std::string::npos);
+  EXPECT_NE(md.find("| 2 shard(s) | mmap |"), std::string::npos) << md;
+  EXPECT_NE(md.find("**madvise hints, measured**"), std::string::npos);
+  EXPECT_NE(md.find("Data wait with the async loader"), std::string::npos);
+  EXPECT_NE(md.find("**Loss curve, B=8 vs B=2×4**"), std::string::npos);
+  EXPECT_NE(md.find("![training loss, B=8 vs B=2x4](accum_curve.svg)"), std::string::npos);
+
+  ExpectError(Run({"bench", "--data-io", "--data-io-parts", "growth,warp"}), 2, "warp");
+  ExpectError(Run({"bench", "--data-io", "--data-shards", "0"}), 2, "--data-shards");
+  ExpectError(Run({"bench", "--data-io", "--data-dir", dir_ / "missing"}), 1, "missing");
+  ExpectError(Run({"bench", "--data-io", "--ablation"}), 2, "separate runs");
+}
+
 TEST_F(CliBench, BadFlagsAndFilesAreRefusedInOneLine) {
   ExpectError(Run({"bench", "--workload", "gpt5"}), 2, "gpt5");
   ExpectError(Run({"bench", "--ablation", "--switch", "warp-drive"}), 2, "warp-drive");

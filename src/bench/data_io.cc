@@ -155,7 +155,7 @@ Status TrainChild(const std::string& self, const std::vector<std::string>& args,
   (*run)["wall_s"] = wall.Ms() / 1000.0;
   (*run)["setup_ms"] = std::atof(setup.c_str());
   (*run)["peak_rss_mb"] = std::atof(OutputLine(out, "peak RSS: ").c_str());
-  (*run)["data_wait_pct"] = NumberAfter(wait, "steps (");
+  (*run)["data_wait_pct"] = NumberAfter(wait, "after the first (");
   // Steady-state throughput: the first step pays for cold caches.
   std::vector<double> tok_s;
   std::vector<uint8_t> bytes;
@@ -254,6 +254,7 @@ Status RunDataIo(const DataIoOptions& opt, json* out) {
   if (opt.shard_tokens < 1'000'000 || opt.shard_tokens > 2'000'000'000)
     return UsageError("--data-shard-tokens: must be in [1e6, 2e9] (got {})", opt.shard_tokens);
   if (opt.runs < 1) return UsageError("--runs: must be at least 1 (got {})", opt.runs);
+  if (opt.steps < 2) return UsageError("--steps: the data bench needs at least 2 (got {})", opt.steps);
   auto wants = [&](const char* part) { return std::find(opt.parts.begin(), opt.parts.end(), part) != opt.parts.end(); };
   for (const std::string& p : opt.parts)
     if (p != "growth" && p != "single" && p != "advice" && p != "loader" && p != "text")
@@ -263,7 +264,8 @@ Status RunDataIo(const DataIoOptions& opt, json* out) {
   TempFolder tmp;
   CPU_LLM_RETURN_IF_ERROR(tmp.Create("cpu_llm_data_io", opt.parent_dir));
 
-  json result = {{"kind", "cpu_llm-bench-data-io"}, {"machine", DescribeMachine()}, {"runs", opt.runs}};
+  json result = {{"kind", "cpu_llm-bench-data-io"}, {"machine", DescribeMachine()}, {"runs", opt.runs},
+                 {"steps", opt.steps}};
   Dataset data;
   json info;
   CPU_LLM_RETURN_IF_ERROR(Generate(tmp.path(), opt, wants("single"), &data, &info));
@@ -272,7 +274,7 @@ Status RunDataIo(const DataIoOptions& opt, json* out) {
   info["resident_after_evict"] = resident;
   result["dataset"] = info;
 
-  const std::vector<std::string> small = TrainArgs(opt, 30, 4, 128);
+  const std::vector<std::string> small = TrainArgs(opt, opt.steps, 4, 128);
   auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
@@ -306,7 +308,7 @@ Status RunDataIo(const DataIoOptions& opt, json* out) {
     CPU_LLM_RETURN_IF_ERROR(AdvicePart(opt, data, &result["advice"]));
   }
   if (wants("loader")) {
-    const std::vector<std::string> d = with(TrainArgs(opt, 60, 4, 128), {"--train-data", ShardGlob(tmp.path(), opt.shards),
+    const std::vector<std::string> d = with(TrainArgs(opt, opt.steps, 4, 128), {"--train-data", ShardGlob(tmp.path(), opt.shards),
                                                                          "--shuffle", "--data-access", "mmap"});
     result["loader"] = json::array();
     CPU_LLM_RETURN_IF_ERROR(Compare(opt, data, self, tmp.path(), "mapped shards",
@@ -319,7 +321,7 @@ Status RunDataIo(const DataIoOptions& opt, json* out) {
     const std::string path = tmp.path() + "/kjv.txt";
     CPU_LLM_RETURN_IF_ERROR(WriteFileAtomic(path, text.data(), text.size()));
     const std::vector<std::string> d =
-        with(TrainArgs(opt, 60, 16, 64, "gpt2"), {"--train-data", path, "--data-format", "text"});
+        with(TrainArgs(opt, opt.steps, 16, 64, "gpt2"), {"--train-data", path, "--data-format", "text"});
     result["text"] = json::array();
     CPU_LLM_RETURN_IF_ERROR(Compare(opt, data, self, tmp.path(), "raw text",
                                     {{"sync", with(d, {"--loader", "sync"})}, {"async", with(d, {"--loader", "async"})}},

@@ -33,6 +33,7 @@ struct DataIoOptions {
   int shards = 8;
   int64_t shard_tokens = 500'000'000;  // 1 GB each
   int runs = 3;                        // per side of each comparison
+  int steps = 60;                      // per train run
   int threads = 0;                     // train children (0: all cores)
   std::vector<std::string> parts = {"growth", "single", "advice", "loader", "text"};
 };

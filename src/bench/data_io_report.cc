@@ -37,6 +37,8 @@ double MaxResident(const json& result) {
   return m;
 }
 
+std::string Steps(const json& result) { return fmt::format("{} steps", result.value("steps", 0)); }
+
 std::string DatasetLine(const json& result) {
   const json& d = result["dataset"];
   return fmt::format(
@@ -71,11 +73,11 @@ const json* Find(const json& entries, const std::string& label, int shards = -1)
 }  // namespace
 
 std::string DataIoMmapSection(const json& r) {
-  std::string out = "**Before/after** — `cpu_llm bench --data-io`: `train` (d1, C=64, byte vocabulary, B=4, T=128, 30 steps, "
-                    "--shuffle) reading its shards whole (`--data-access read`, before) or mapped (`mmap`, after). " +
+  std::string out = "**Before/after** — `cpu_llm bench --data-io`: `train` (d1, C=64, byte vocabulary, B=4, T=128, " +
+                    Steps(r) + ", --shuffle) reading its shards whole (`--data-access read`, before) or mapped (`mmap`, after). " +
                     DatasetLine(r);
   if (r.contains("growth")) {
-    out += "As the dataset grows (set-up = from the start of `train` to its first step; RSS = the process's peak):\n\n";
+    out += "As the dataset grows (set-up = from the start of `train` to its first step; RSS = the process's peak; data wait = the share of the steps after the first spent waiting for batches):\n\n";
     out += TrainTable(r["growth"], "access", true);
     double lo = 1e30, hi = 0.0;
     for (const json& e : r["growth"])
@@ -115,7 +117,7 @@ std::string DataIoMmapSection(const json& r) {
 std::string DataIoAsyncSection(const json& r) {
   std::string out;
   if (r.contains("loader")) {
-    out += "**Before/after** — `cpu_llm bench --data-io`: `train` (d1, C=64, byte vocabulary, B=4, T=128, 60 steps) on the mapped "
+    out += "**Before/after** — `cpu_llm bench --data-io`: `train` (d1, C=64, byte vocabulary, B=4, T=128, " + Steps(r) + ") on the mapped "
            "shards, shuffled, with `--loader sync` (before) and `--loader async` (after). " + DatasetLine(r);
     out += TrainTable(r["loader"], "loader", false);
     const json *s = Find(r["loader"], "sync"), *a = Find(r["loader"], "async");
@@ -126,7 +128,7 @@ std::string DataIoAsyncSection(const json& r) {
   }
   if (r.contains("text")) {
     out += "Raw text tokenized on the fly (`--data-format text`, the bundled corpus as a text file, GPT-2 BPE in the "
-           "loader; d1, C=64, GPT-2 vocabulary, B=16, T=64, 60 steps):\n\n";
+           "loader; d1, C=64, GPT-2 vocabulary, B=16, T=64, " + Steps(r) + "):\n\n";
     out += TrainTable(r["text"], "loader", false);
     const json *s = Find(r["text"], "sync"), *a = Find(r["text"], "async");
     if (s && a)

@@ -28,25 +28,33 @@ const std::vector<PlanItem>& PlanItems() {
        "references bit for bit; MixedPrecision.* holds the model's loss and gradients to fp32 within ~10x the "
        "measured rounding error, checks thread-count independence and fp16's skipped update on overflow; "
        "Cli.MixedPrecision* trains all three, resumes fp16 with its scale and reads back the bf16 export."},
-      {2, "Memory-mapped token shards", "partly built",
+      {2, "Memory-mapped token shards", "built",
        "`--data-access mmap` maps each shard read-only (data/mapped_file.h) instead of reading it whole into "
-       "memory, so pages come from disk as batches touch them and memory does not grow with the shard; token ids "
-       "are checked batch by batch, and the file's size before each batch, so a shard truncated while training "
-       "is an error naming it rather than a SIGBUS. The read path stays the default and the before. Not built "
-       "yet: madvise hints (to be measured), seeded shuffled windows across shards, rank slicing, and the "
-       "start-up/RSS measurement on a dataset larger than RAM.",
-       "`train --data-access read|mmap` (default read).",
-       "DataLoaderAccess.* runs the shard-order, wrap-around and resume tests on both paths; "
-       "DataLoaderMmap.BadTokenAndTruncationWhileTrainingAreErrors; Cli.TrainOnShards trains both ways to "
-       "identical losses and weights."},
+       "memory: pages come from disk as windows touch them, the reads of the next 8 windows are started ahead "
+       "(MADV_WILLNEED), and the shard is mapped afresh every 32 MB of windows so the pages already used leave the "
+       "resident set, which therefore stays flat however much is read. The windows of all shards form one "
+       "numbered sequence per epoch (data/window_order.h): in order, or with `--shuffle` in a seeded order new "
+       "each epoch (shards permuted, each shard's windows permuted by a keyed bijection in O(shards) memory), "
+       "sliced by rank for several processes; the position (epoch, batch) is in every checkpoint. Offsets are "
+       "64-bit throughout (a headerless file past 4 GiB is read). The madvise hint is a switch measured below; "
+       "`normal` (the kernel's read-ahead) stays the default because it measured fastest. Token ids are checked "
+       "batch by batch, and the file's size before each batch, so a shard truncated while training is an error "
+       "naming it rather than a SIGBUS. Reading each shard whole (`read`) stays the default and the before.",
+       "`train --data-access read|mmap` (default read), `--mmap-advice normal|sequential|random`, `--shuffle`.",
+       "DataLoaderAccess.* runs order, wrap-around, shuffled windows, resume and bad shards on read and mmap, "
+       "each sync and async; WindowOrder.* checks the bijection, every window once per epoch, determinism and "
+       "disjoint rank slices; DataLoaderMmap.WindowsPastFourGiBAreRead (a sparse 4.5 GiB file), "
+       ".ReleasedPagesKeepTheResidentSetFlat, .TruncationWhileTrainingIsAnError; CliData.* resumes a shuffled "
+       "run to identical weights and stops on a shard truncated mid-run with its checkpoints whole."},
       {3, "Gradient accumulation", "built",
        "`--grad-accum N` sums the gradients of N micro-batches of (B,T) into one update: each micro-batch's "
        "backward adds its gradient times 1/N to the gradient arena (Backward accumulates, with a scale), so the "
        "update is that of one batch of N x B rows while the activations stay one micro-batch's. Micro-batches "
        "are read from the loader one at a time (TrainStepAccumulated), so memory does not grow with N; fp16's "
        "loss scale multiplies every micro-batch. The pairs below differ in the batches they draw, so their losses "
-       "differ by design; a loss curve of B=8 against 4 x B=2 over a long run is not plotted yet.",
-       "`train --grad-accum N` (default 1); the batch line reports the tokens per update.",
+       "differ by design; the loss curve of B=8 against B=2 x 4 on the same rows is measured separately.",
+       "`train --grad-accum N` (default 1), or `--batch-tokens N` (tokens per update; sets grad-accum); the batch "
+       "line reports the tokens per update.",
        "TrainAccumulation.FourMicroBatchesEqualOneBatchOfEight: 4 x B=2 give the gradient of B=8 to 1e-5 relative "
        "(measured 1.7e-7) and the same parameters after the step; Cli.GradientAccumulationMatchesTheBigBatch trains "
        "both ways to the same printed losses."},
@@ -85,10 +93,21 @@ const std::vector<PlanItem>& PlanItems() {
        "`bench --ablation --switch profiler` measures its cost",
        "TrainProfile.RecordsEveryOpAndChangesNothing: every op class is timed and the losses are bit-identical "
        "with the profiler on and off."},
-      {7, "Asynchronous data loading", "not built yet",
-       "A loader thread fills the next batch while the step computes. Today batches are read synchronously "
-       "(the profile's data-wait row shows what that costs).",
-       "(planned: `train --loader sync|async`)", "Planned: identical batch sequence sync and async."},
+      {7, "Asynchronous data loading", "built",
+       "`--loader async` puts any batch source behind a thread (data/async_loader.h) that fills a ring of the next "
+       "`--loader-depth` batches (default 8) while the step computes; the thread sleeps when the ring is full and "
+       "is woken once half of it is free, so the step pays one wake-up per four batches. Errors arrive in order "
+       "after the batches read before them, and the position saved in checkpoints is the step's, not the "
+       "read-ahead's. It matters most where reading costs most: the trainer also reads raw text or JSONL directly "
+       "(`--data-format text|jsonl`, data/text_loader.h), GPT-2-tokenizing on the fly, with the same documents "
+       "and end-of-text tokens as `prepare` and an exact, cheap resume (a checkpoint names the byte offset of the "
+       "text piece and the tokens to skip). Every run prints the share of step time spent waiting for data.",
+       "`train --loader sync|async` (default sync), `--loader-depth K`; `--data-format text|jsonl` with "
+       "`--doc-delimiter` and `--jsonl-field`.",
+       "DataLoaderAccess.* runs every loader test through the async ring too; AsyncLoader.ErrorsArriveInOrderAndPositionIsTheConsumers; "
+       "TextLoader.* checks the token stream against the tokenizer, every resume point of three epochs and that a "
+       "seek re-tokenizes almost nothing; CliData.* trains sync and async to identical weights on shards and on "
+       "raw text, and resumes both exactly."},
       {8, "Minimal synchronization", "partly built",
        "Kernels split work with static OpenMP schedules in which every output element has one owner and a fixed "
        "summation order: no atomics, no locks, results independent of the thread count. The gradient norm is a "

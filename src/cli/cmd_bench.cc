@@ -113,6 +113,7 @@ Status RunBench(const BenchArgs& a) {
   if (a.data_io) {
     DataIoOptions opt = a.data_io_opt;
     opt.runs = a.runs > 0 ? a.runs : 3;
+    if (a.steps > 0) opt.steps = a.steps;
     opt.threads = a.threads;
     CPU_LLM_RETURN_IF_ERROR(RunDataIo(opt, &result));
     fmt::print("{}", DataIoTable(result));
@@ -190,7 +191,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_option("--workload", a->workloads, "Workload(s) to run (default: all): " + WorkloadNamesHelp());
   app->add_option("--runs", a->runs, "Worker processes per workload (default 1), or per side with --ablation (default 5)");
   app->add_option("--warmup", a->warmup, "Untimed steps per run (default: the workload's)");
-  app->add_option("--steps", a->steps, "Timed steps per run (default: the workload's)");
+  app->add_option("--steps", a->steps, "Timed steps per run (default: the workload's; with --data-io: per train run, default 60)");
   app->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app->add_option("--matmul", a->matmul, "Matmul kernels: tiled, naive, blas (OpenBLAS) or onednn")->capture_default_str();
   app->add_flag("--no-profile", a->no_profile, "Turn the per-op profiler off");
