@@ -4,7 +4,10 @@
 #   2. the before/after pairs of every switch (--ablation),
 #   3. a perf profile and flame graph of the GPT-2 124M step (if perf works),
 #   4. the mixed precision stability runs (fp32, bf16, fp16; --stability),
-#   5. the report, from the JSON files written to docs/bench/.
+#   5. the data path on a generated 8 GB dataset (--data-io; needs ~18 GB
+#      free under DATA_DIR, default /tmp; the data is deleted afterwards),
+#   6. the loss curves of B=8 and B=2x4 accumulated (--accum-curve),
+#   7. the report, from the JSON files written to docs/bench/.
 # Run it on a quiet machine: anything else using the cores skews the numbers.
 # RUNS (default 3) and ABLATION_RUNS (default 5) set the repetitions.
 set -euo pipefail
@@ -29,5 +32,7 @@ else
 fi
 # fp32, bf16 and fp16 trained for 1000 steps each (~10 minutes apiece on 2 cores).
 "$BIN" bench --stability --json "$OUT/stability.json" --plot-dir "$OUT" | tee "$OUT/stability.txt"
+"$BIN" bench --data-io --data-dir "${DATA_DIR:-/tmp}" --json "$OUT/data_io.json" | tee "$OUT/data_io.txt"
+"$BIN" bench --accum-curve --json "$OUT/accum_curve.json" --plot-dir "$OUT" | tee "$OUT/accum_curve.txt"
 "$BIN" bench --report docs/OPTIMIZATIONS.md --from "$OUT"
 echo "wrote docs/OPTIMIZATIONS.md"

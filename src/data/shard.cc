@@ -3,6 +3,8 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/file_io.h"
@@ -42,15 +44,25 @@ Status ReadShardHeader(const std::string& path, uint64_t* n_tokens) {
 
 namespace {
 
-// Reads n uint16 tokens that follow header_bytes of header, and range-checks them.
+// Reads n uint16 tokens that follow header_bytes of header straight into
+// *tokens (no staging copy: the read path's peak memory is the tokens once),
+// and range-checks them.
 Status ReadTokens(const std::string& path, uint64_t header_bytes, uint64_t n, int vocab_size,
                   std::vector<uint16_t>* tokens) {
-  std::vector<uint8_t> bytes;
-  CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(path, &bytes));
-  if (bytes.size() != header_bytes + n * sizeof(uint16_t))
-    return RuntimeError("{}: token file changed size while being read", path);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return RuntimeError("{}: cannot open: {}", path, ErrnoText(errno));
   tokens->resize(n);
-  std::memcpy(tokens->data(), bytes.data() + header_bytes, n * sizeof(uint16_t));
+  bool ok = ::fseeko(f, static_cast<off_t>(header_bytes), SEEK_SET) == 0;
+  constexpr uint64_t kChunk = 1 << 24;  // tokens per fread
+  for (uint64_t done = 0; ok && done < n; done += kChunk) {
+    const size_t want = static_cast<size_t>(std::min(kChunk, n - done));
+    ok = std::fread(tokens->data() + done, sizeof(uint16_t), want, f) == want;
+  }
+  const bool at_end = ok && std::fgetc(f) == EOF;
+  const int err = errno;
+  std::fclose(f);
+  if (!ok) return RuntimeError("{}: read failed or the file shrank while being read: {}", path, ErrnoText(err));
+  if (!at_end) return RuntimeError("{}: token file changed size while being read", path);
   for (uint64_t i = 0; i < n; i++) {
     if ((*tokens)[i] >= vocab_size)
       return RuntimeError("{}: token id {} at index {} is outside the vocabulary (0..{})", path, (*tokens)[i], i,
