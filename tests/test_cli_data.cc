@@ -119,6 +119,38 @@ TEST_F(CliData, TrainsOnRawTextAndResumesExactly) {
   ExpectError(Run(Train(Out(), {"--data-format", "jsonl"})), 2, "--train-data");
 }
 
+// --prune-vocab: the model's vocabulary is the bytes the data uses plus
+// end-of-text and unknown; the map is written beside the checkpoints, a
+// resumed run and `sample` pick it up, and what is sampled comes only from
+// the kept bytes.
+TEST_F(CliData, PrunedVocabularyTrainsResumesAndSamples) {
+  std::string text;
+  for (int i = 0; i < 40; i++) text += "abba cab dab; ";
+  const std::string data = dir_ / "abc.bin";
+  ASSERT_TRUE(WriteShard(data, ByteTokens(text)).ok());
+  ProcessResult r = Run(Train(Out(), {"--train-data", data, "--prune-vocab", "1", "--checkpoint-every", "2"}));
+  ExpectSuccess(r);
+  EXPECT_HAS_SUBSTR(r.out, "V=8 ");  // a b c d ; and space, end-of-text, unknown
+  EXPECT_HAS_SUBSTR(r.out, "vocabulary: pruned to the 7 of 257 bytes ids");
+  EXPECT_TRUE(std::filesystem::is_regular_file(Out() + "/vocab_map.bin"));
+  steps_ = "4";
+  ProcessResult resumed = Run(Train(Out(), {"--train-data", data, "--resume"}));
+  ExpectSuccess(resumed);
+  EXPECT_HAS_SUBSTR(resumed.out, "vocabulary: pruned");
+  ProcessResult s = Run({"sample", "--checkpoint", Out() + "/model_00000004.bin", "--prompt", "ab", "--tokens", "40",
+                         "--temperature", "1.5", "--threads", "1"});
+  ExpectSuccess(s);
+  for (char c : s.out.substr(2)) EXPECT_NE(std::string("abcd; \n<|endoftext|>").find(c), std::string::npos) << s.out;
+
+  ExpectError(Run(Train(dir_ / "x", {"--prune-vocab", "-1"})), 2, "--prune-vocab");
+  ExpectError(Run(Train(dir_ / "x", {"--prune-vocab", "1", "--vocab", "300"})), 2, "--vocab");
+  ExpectError(Run(Train(dir_ / "x", {"--train-data", data, "--prune-vocab", "1", "--init-from",
+                                     Out() + "/model_00000004.bin"})), 2, "--prune-vocab");
+  ::cpu_llm::testing::WriteText(dir_ / "t.txt", text);
+  ExpectError(Run(Train(dir_ / "x", {"--train-data", dir_ / "t.txt", "--data-format", "text", "--prune-vocab", "1"})),
+              2, "--prune-vocab");
+}
+
 TEST_F(CliData, BatchTokensSetsTheAccumulation) {
   ProcessResult r = Run(Train(Out(), {"--batch-tokens", "128"}));
   ExpectSuccess(r);

@@ -1,8 +1,11 @@
 #include <cstdio>
+#include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "core/rng.h"
+#include "data/token_map.h"
 #include "data/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/sampler.h"
@@ -28,33 +31,43 @@ Status RunSample(const SampleArgs& a) {
   if (a.threads < 0) return UsageError("--threads: must not be negative (got {})", a.threads);
   GPT2 model;
   CPU_LLM_RETURN_IF_ERROR(LoadModel(a.checkpoint, &model));
+  // A model trained with --prune-vocab has its vocabulary map beside it.
+  std::optional<TokenMap> token_map;
+  const std::string map_path = (std::filesystem::path(a.checkpoint).parent_path() / "vocab_map.bin").string();
+  if (std::filesystem::exists(map_path)) {
+    TokenMap map;
+    CPU_LLM_RETURN_IF_ERROR(map.Load(map_path));
+    if (map.model_vocab() == model.config().vocab_size) token_map = std::move(map);
+  }
+  const int vocab = token_map ? token_map->source_vocab() : model.config().vocab_size;
   std::string tok_name = a.tokenizer;
   if (tok_name == "auto") {
-    if (model.config().vocab_size == 257) tok_name = "bytes";
-    else if (model.config().vocab_size == 50257) tok_name = "gpt2";
+    if (vocab == 257) tok_name = "bytes";
+    else if (vocab == 50257) tok_name = "gpt2";
     else
       return RuntimeError("{}: vocabulary of {} tokens matches no known tokenizer; pass --tokenizer", a.checkpoint,
-                          model.config().vocab_size);
+                          vocab);
   }
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(tok_name, &tok));
-  if (model.config().vocab_size < tok->vocab_size())
+  if (token_map && token_map->source_vocab() != tok->vocab_size())
+    return RuntimeError("{}: maps the {}-token vocabulary of another tokenizer, not {}'s {}", map_path,
+                        token_map->source_vocab(), tok->name(), tok->vocab_size());
+  if (!token_map && model.config().vocab_size < tok->vocab_size())
     return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({})", a.checkpoint,
                         model.config().vocab_size, tok->name(), tok->vocab_size());
   const Context ctx{a.threads > 0 ? a.threads : DefaultThreadCount()};
-  std::vector<int32_t> prompt = tok->Encode(a.prompt);
-  prompt.insert(prompt.begin(), tok->eot_token());  // documents start after end-of-text, as in training
   SampleOptions so;
   so.max_new_tokens = a.tokens;
   so.temperature = a.temperature;
   so.top_k = a.top_k;
-  so.stop_token = tok->eot_token();
   Rng rng(a.seed);
   std::fputs(a.prompt.c_str(), stdout);
-  CPU_LLM_RETURN_IF_ERROR(Generate(ctx, model, prompt, so, rng, [&](int32_t id) {
-    std::fputs(tok->Decode(id).c_str(), stdout);
-    std::fflush(stdout);
-  }));
+  CPU_LLM_RETURN_IF_ERROR(GenerateText(ctx, model, *tok, token_map ? &*token_map : nullptr, a.prompt, so, rng,
+                                       [](const std::string& text) {
+                                         std::fputs(text.c_str(), stdout);
+                                         std::fflush(stdout);
+                                       }));
   std::fputs("\n", stdout);
   return Status();
 }

@@ -36,6 +36,11 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--doc-delimiter", opt->doc_delimiter,
                   "Text data: string separating documents, escapes \\n \\t allowed (default: one document per file)")
       ->group(data);
+  app->add_option("--prune-vocab", opt->prune_vocab,
+                  "Keep only the token ids seen at least this often in the training data (smaller embedding and LM "
+                  "head; others map to one 'unknown' id); 0: the tokenizer's whole vocabulary")
+      ->capture_default_str()
+      ->group(data);
   app->add_option("--jsonl-field", opt->jsonl_field, "JSONL data: field holding the text")
       ->capture_default_str()
       ->group(data);

@@ -1,5 +1,11 @@
 #include "data/loader.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+#include "core/file_io.h"
+
 namespace cpu_llm {
 
 Status ParseDataAccess(const std::string& name, DataAccess* access) {
@@ -132,6 +138,41 @@ Status DataLoader::InOrderPosition(int64_t source, int64_t offset, int64_t epoch
   pos->epoch = epoch;
   pos->batch = offset / n;
   for (int64_t s = 0; s < source; s++) pos->batch += (sources_[s].n_tokens - 1) / n;
+  return Status();
+}
+
+Status DataLoader::CountTokens(std::vector<int64_t>* counts) const {
+  auto count = [&](const Source& s, const uint16_t* p, int64_t n, int64_t first) -> Status {
+    for (int64_t i = 0; i < n; i++) {
+      if (p[i] >= counts->size())
+        return RuntimeError("{}: token id {} at index {} is outside the vocabulary (0..{})", s.name, p[i], first + i,
+                            counts->size() - 1);
+      (*counts)[p[i]]++;
+    }
+    return Status();
+  };
+  // Files are read in blocks: memory stays one block whatever their size.
+  std::vector<uint16_t> block(std::min<int64_t>(int64_t{1} << 22, total_tokens_));
+  for (const Source& s : sources_) {
+    if (!s.on_disk) {
+      CPU_LLM_RETURN_IF_ERROR(count(s, current_.data(), s.n_tokens, 0));
+      continue;
+    }
+    std::FILE* f = std::fopen(s.name.c_str(), "rb");
+    if (!f) return RuntimeError("{}: cannot open: {}", s.name, ErrnoText(errno));
+    Status st;
+    if (::fseeko(f, static_cast<off_t>(WindowByte(0)), SEEK_SET) != 0)
+      st = RuntimeError("{}: cannot seek: {}", s.name, ErrnoText(errno));
+    for (int64_t done = 0; st.ok() && done < s.n_tokens; done += static_cast<int64_t>(block.size())) {
+      const size_t want = static_cast<size_t>(std::min<int64_t>(block.size(), s.n_tokens - done));
+      if (std::fread(block.data(), sizeof(uint16_t), want, f) != want)
+        st = RuntimeError("{}: read failed or the shard shrank while being counted", s.name);
+      else
+        st = count(s, block.data(), static_cast<int64_t>(want), done);
+    }
+    std::fclose(f);
+    CPU_LLM_RETURN_IF_ERROR(st);
+  }
   return Status();
 }
 

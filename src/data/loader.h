@@ -72,6 +72,10 @@ class DataLoader final : public BatchSource {
   int64_t total_tokens() const { return total_tokens_; }
   int64_t num_sources() const { return static_cast<int64_t>(sources_.size()); }
   int64_t batches_per_epoch() const { return order_.batches_per_epoch(); }
+  // Adds the occurrences of every token id in all sources (a pass over all
+  // the data, mapped, whatever the access) to counts (vocab_size entries);
+  // an id past it is an error naming the file.
+  Status CountTokens(std::vector<int64_t>* counts) const;
   // The position of the window at token `offset` of `source` in an unshuffled
   // single-process order: how checkpoints of state version 1 are read.
   Status InOrderPosition(int64_t source, int64_t offset, int64_t epoch, LoaderPosition* pos) const;

@@ -59,7 +59,8 @@ Status Generate(const Context& ctx, GPT2& model, const std::vector<int32_t>& pro
   CPU_LLM_RETURN_IF_ERROR(refill(window));
   int pos = static_cast<int>(std::min<size_t>(history.size(), window));
   for (int n = 0; n < opt.max_new_tokens; n++) {
-    const int next = SampleToken(logits.data(), cfg.vocab_size, opt.temperature, opt.top_k, rng, &probs, &order);
+    const int V = opt.vocab_limit > 0 ? std::min(opt.vocab_limit, cfg.vocab_size) : cfg.vocab_size;
+    const int next = SampleToken(logits.data(), V, opt.temperature, opt.top_k, rng, &probs, &order);
     on_token(next);
     history.push_back(next);
     if (next == opt.stop_token || n + 1 == opt.max_new_tokens) break;
@@ -73,6 +74,22 @@ Status Generate(const Context& ctx, GPT2& model, const std::vector<int32_t>& pro
     }
   }
   return Status();
+}
+
+Status GenerateText(const Context& ctx, GPT2& model, const Tokenizer& tok, const TokenMap* token_map,
+                    const std::string& prompt_text, SampleOptions opt, Rng& rng,
+                    const std::function<void(const std::string&)>& on_text) {
+  std::vector<int32_t> prompt = tok.Encode(prompt_text);
+  prompt.insert(prompt.begin(), tok.eot_token());
+  opt.stop_token = tok.eot_token();
+  if (token_map) {
+    token_map->MapInPlace(prompt.data(), static_cast<int64_t>(prompt.size()));
+    opt.stop_token = token_map->ToModel(tok.eot_token());
+    opt.vocab_limit = token_map->unknown();  // the last id: everything below it maps back
+  }
+  return Generate(ctx, model, prompt, opt, rng, [&](int32_t id) {
+    on_text(tok.Decode(token_map ? token_map->ToSource(id) : id));
+  });
 }
 
 }  // namespace cpu_llm

@@ -25,6 +25,7 @@
 #include "train/metrics.h"
 #include "train/sampler.h"
 #include "train/step.h"
+#include "train/train_data.h"
 
 namespace cpu_llm {
 namespace {
@@ -47,54 +48,22 @@ Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelCo
   return ValidateConfig(*cfg);
 }
 
-bool IsTextFormat(const std::string& format) { return format == "text" || format == "jsonl"; }
-
-// The training and validation batches: the bundled corpus, token files, or
-// text tokenized on the fly. The sources live in `data`.
-struct DataSources {
-  DataLoader train_tokens, val_tokens;
-  TextLoader train_text, val_text;
-  BatchSource* train = nullptr;
-  BatchSource* val = nullptr;  // null: no validation data
-};
-
-Status OpenData(const TrainOptions& opt, const LoaderOptions& lo, const Tokenizer& tok, DataSources* data) {
-  data->train = &data->train_tokens;
-  data->val = nullptr;
-  if (opt.train_data.empty()) {
-    data->val = &data->val_tokens;
-    return OpenBundledCorpus(tok, opt.val_fraction, opt.seed, lo, &data->train_tokens, &data->val_tokens);
-  }
-  std::vector<std::string> train_paths, val_paths;
-  CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.train_data, &train_paths));
-  if (!opt.val_data.empty()) CPU_LLM_RETURN_IF_ERROR(ExpandGlob(opt.val_data, &val_paths));
-  if (IsTextFormat(opt.data_format)) {
-    DocumentReaderOptions reader;
-    reader.format = opt.data_format;
-    reader.delimiter = opt.doc_delimiter;
-    reader.jsonl_field = opt.jsonl_field;
-    data->train = &data->train_text;
-    CPU_LLM_RETURN_IF_ERROR(data->train_text.Open(train_paths, reader, tok, lo.B, lo.T, lo.vocab_size));
-    if (val_paths.empty()) return Status();
-    data->val = &data->val_text;
-    return data->val_text.Open(val_paths, reader, tok, lo.B, lo.T, lo.vocab_size);
-  }
-  CPU_LLM_RETURN_IF_ERROR(data->train_tokens.OpenShards(train_paths, lo));
-  if (val_paths.empty()) return Status();
-  LoaderOptions val_lo = lo;
-  val_lo.order.shuffle = false;  // the same batches at every evaluation, in any order
-  data->val = &data->val_tokens;
-  return data->val_tokens.OpenShards(val_paths, val_lo);
-}
-
-Status Evaluate(const Context& train_ctx, GPT2& model, BatchSource& val, int n_batches, int B, int T,
-                std::vector<int32_t>& inputs, std::vector<int32_t>& targets, float* val_loss) {
+// token_map (null: no pruning) maps the val tokens to model ids;
+// *unknown_targets counts the targets outside the pruned vocabulary.
+Status Evaluate(const Context& train_ctx, GPT2& model, BatchSource& val, const TokenMap* token_map, int n_batches,
+                int B, int T, std::vector<int32_t>& inputs, std::vector<int32_t>& targets, float* val_loss,
+                int64_t* unknown_targets) {
   Context ctx = train_ctx;
   ctx.profiler = nullptr;  // the profile covers training steps only
   CPU_LLM_RETURN_IF_ERROR(val.Reset());
   double sum = 0.0;
+  *unknown_targets = 0;
   for (int i = 0; i < n_batches; i++) {
     CPU_LLM_RETURN_IF_ERROR(val.Next(inputs.data(), targets.data()));
+    if (token_map) {
+      token_map->MapInPlace(inputs.data(), static_cast<int64_t>(B) * T);
+      *unknown_targets += token_map->MapInPlace(targets.data(), static_cast<int64_t>(B) * T);
+    }
     float loss = 0.0f;
     CPU_LLM_RETURN_IF_ERROR(model.Forward(ctx, inputs.data(), targets.data(), B, T, &loss));
     sum += loss;
@@ -156,6 +125,8 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
+  if (opt.prune_vocab < 0) return UsageError("--prune-vocab: must not be negative (got {})", opt.prune_vocab);
+  if (opt.prune_vocab > 0 && opt.vocab_size) return UsageError("--prune-vocab and --vocab cannot be combined");
   if (IsTextFormat(opt.data_format)) {
     if (opt.train_data.empty()) return UsageError("--data-format {}: give the files with --train-data", opt.data_format);
     if (opt.shuffle) return UsageError("--shuffle: needs token files (text is read in order; `prepare` it to shuffle)");
@@ -185,42 +156,48 @@ Status RunTraining(const TrainOptions& opt) {
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(opt.tokenizer, &tok));
   CPU_LLM_RETURN_IF_ERROR(EnsureWritableDir(opt.out_dir));
 
-  // Model: a resumed run or --init-from takes the config from the file.
-  GPT2 model;
+  // The model's shape: from the checkpoint (a resumed run, --init-from) or the options.
   TrainState state;
-  std::string resume_state;
+  std::string resume_state, model_path = opt.init_from;
   if (opt.resume) {
     resume_state = FindLatestState(opt.out_dir);
     if (resume_state.empty()) return RuntimeError("{}: --resume: no checkpoint found in this folder", opt.out_dir);
-  }
-  if (!resume_state.empty() || !opt.init_from.empty()) {
-    std::string model_path = opt.init_from;
     // state_<step>.bin is written after model_<step>.bin, which it names.
-    if (!resume_state.empty())
-      model_path = opt.out_dir + "/model_" + std::filesystem::path(resume_state).filename().string().substr(6);
-    CPU_LLM_RETURN_IF_ERROR(LoadModel(model_path, &model));
-    if (model.config().vocab_size < tok->vocab_size())
-      return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({})", model_path,
-                          model.config().vocab_size, tok->name(), tok->vocab_size());
-    if (opt.seq_len > model.config().max_seq_len)
-      return UsageError("--seq-len: {} exceeds the model's maximum sequence length {} ({})", opt.seq_len,
-                        model.config().max_seq_len, model_path);
-  } else {
-    ModelConfig cfg;
-    CPU_LLM_RETURN_IF_ERROR(ResolveModelConfig(opt, *tok, &cfg));
-    CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, opt.batch, opt.seq_len, threads, ctx.precision));
-    CPU_LLM_RETURN_IF_ERROR(model.Init(cfg));
-    Rng init_rng(opt.seed);
-    model.InitWeights(init_rng);
+    model_path = opt.out_dir + "/model_" + std::filesystem::path(resume_state).filename().string().substr(6);
   }
-  const ModelConfig& cfg = model.config();
+  ModelConfig cfg;
+  if (!model_path.empty()) {
+    CPU_LLM_RETURN_IF_ERROR(ReadModelConfig(model_path, &cfg));
+    if (opt.seq_len > cfg.max_seq_len)
+      return UsageError("--seq-len: {} exceeds the model's maximum sequence length {} ({})", opt.seq_len,
+                        cfg.max_seq_len, model_path);
+  } else {
+    CPU_LLM_RETURN_IF_ERROR(ResolveModelConfig(opt, *tok, &cfg));
+  }
+
+  // Vocabulary pruning (plan item 10): a new run counts its training data
+  // for the map, a resumed one reads the map its checkpoints were made with.
+  const std::string map_path = opt.out_dir + "/vocab_map.bin";
+  std::optional<TokenMap> token_map;
+  if (!resume_state.empty() && std::filesystem::exists(map_path)) {
+    token_map.emplace();
+    CPU_LLM_RETURN_IF_ERROR(token_map->Load(map_path));
+    if (token_map->source_vocab() != tok->vocab_size() || token_map->model_vocab() != cfg.vocab_size)
+      return RuntimeError("{}: maps {} tokenizer ids to {}, but the tokenizer has {} and {} holds {}", map_path,
+                          token_map->source_vocab(), token_map->model_vocab(), tok->vocab_size(), model_path,
+                          cfg.vocab_size);
+  } else if (opt.prune_vocab > 0 && !model_path.empty()) {
+    return UsageError("--prune-vocab: applies to a new model ({} was trained on the full vocabulary)", model_path);
+  } else if (cfg.vocab_size < tok->vocab_size() && opt.prune_vocab == 0) {
+    return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({})", model_path,
+                        cfg.vocab_size, tok->name(), tok->vocab_size());
+  }
+  const bool pruning = token_map.has_value() || opt.prune_vocab > 0;
   const int B = opt.batch, T = opt.seq_len;
-  const int64_t tokenizer_id = tok->name() == "gpt2" ? 1 : 0;  // state file slot [11]
-  CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads, ctx.precision));
-  CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads, ctx.precision));
 
   DataSources data;
-  LoaderOptions lo{B, T, cfg.vocab_size, parsed.data_format, parsed.data_access, parsed.mmap_advice};
+  LoaderOptions lo{B, T, pruning ? tok->vocab_size() : cfg.vocab_size, parsed.data_format, parsed.data_access,
+                   parsed.mmap_advice};
   lo.order.shuffle = opt.shuffle;
   lo.order.seed = opt.seed;
   CPU_LLM_RETURN_IF_ERROR(OpenData(opt, lo, *tok, &data));
@@ -228,6 +205,27 @@ Status RunTraining(const TrainOptions& opt) {
   auto order_name = [](int64_t order) {
     return order == kDataText ? "as text tokenized on the fly" : order == kDataShuffled ? "shuffled" : "in order";
   };
+  if (pruning && !token_map) {
+    token_map.emplace();
+    CPU_LLM_RETURN_IF_ERROR(BuildTokenMap(data, opt.prune_vocab, *tok, &*token_map));
+    CPU_LLM_RETURN_IF_ERROR(token_map->Save(map_path));
+    cfg.vocab_size = token_map->model_vocab();
+    cfg.padded_vocab_size = PadVocab(cfg.vocab_size);
+  }
+
+  GPT2 model;
+  if (!model_path.empty()) {
+    CPU_LLM_RETURN_IF_ERROR(LoadModel(model_path, &model));
+  } else {
+    CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, threads, ctx.precision));
+    CPU_LLM_RETURN_IF_ERROR(model.Init(cfg));
+    Rng init_rng(opt.seed);
+    model.InitWeights(init_rng);
+  }
+  const int64_t tokenizer_id = tok->name() == "gpt2" ? 1 : 0;  // state file slot [11]
+  cfg = model.config();
+  CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads, ctx.precision));
+  CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads, ctx.precision));
 
   AdamW adamw;
   adamw.Init(cfg, opt.adamw);
@@ -264,6 +262,10 @@ Status RunTraining(const TrainOptions& opt) {
   MetricsLog metrics;
   CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl"));
   fmt::print("model: {}\n", DescribeConfig(cfg));
+  if (token_map)
+    fmt::print("vocabulary: pruned to the {} of {} {} ids seen at least {} time(s) in the training data, plus one "
+               "'unknown' (map: {})\n",
+               token_map->model_vocab() - 1, tok->vocab_size(), tok->name(), token_map->min_count(), map_path);
   // The loader the steps read from: the shards themselves, or a thread
   // reading them ahead (started after a resume's Seek, at that position).
   AsyncLoader async_data;
@@ -322,8 +324,11 @@ Status RunTraining(const TrainOptions& opt) {
   auto validate = [&](int step) -> Status {
     if (!data.val) return Status();
     float val_loss = 0.0f;
-    CPU_LLM_RETURN_IF_ERROR(Evaluate(ctx, model, *data.val, opt.val_batches, B, T, inputs, targets, &val_loss));
-    fmt::print("step {:5d} | val loss {:.4f}\n", step, val_loss);
+    int64_t unknown = 0;
+    CPU_LLM_RETURN_IF_ERROR(Evaluate(ctx, model, *data.val, token_map ? &*token_map : nullptr, opt.val_batches, B, T,
+                                     inputs, targets, &val_loss, &unknown));
+    fmt::print("step {:5d} | val loss {:.4f}{}\n", step, val_loss,
+               unknown ? fmt::format(" ({} val targets outside the pruned vocabulary)", unknown) : "");
     return metrics.Append({{"step", step}, {"val_loss", val_loss}});
   };
 
@@ -334,6 +339,10 @@ Status RunTraining(const TrainOptions& opt) {
   const MicroBatchFn next = [&](int i, const int32_t** in, const int32_t** tg) {
     Timer wait;
     Status s = read(i, in, tg);
+    if (s.ok() && token_map) {  // into the trainer's own buffers, which *in and *tg point at
+      token_map->MapInPlace(inputs.data(), static_cast<int64_t>(B) * T);
+      token_map->MapInPlace(targets.data(), static_cast<int64_t>(B) * T);
+    }
     data_ms += wait.Ms();
     return s;
   };
@@ -406,14 +415,12 @@ Status RunTraining(const TrainOptions& opt) {
     so.max_new_tokens = opt.sample_tokens;
     so.temperature = opt.sample_temperature;
     so.top_k = opt.sample_top_k;
-    so.stop_token = tok->eot_token();
-    std::vector<int32_t> prompt = tok->Encode(opt.sample_prompt);
-    prompt.insert(prompt.begin(), tok->eot_token());
     fmt::print("sample:\n{}", opt.sample_prompt);
-    CPU_LLM_RETURN_IF_ERROR(Generate(ctx, model, prompt, so, rng, [&](int32_t id) {
-      fmt::print("{}", tok->Decode(id));
-      std::fflush(stdout);
-    }));
+    CPU_LLM_RETURN_IF_ERROR(GenerateText(ctx, model, *tok, token_map ? &*token_map : nullptr, opt.sample_prompt, so,
+                                         rng, [&](const std::string& text) {
+                                           fmt::print("{}", text);
+                                           std::fflush(stdout);
+                                         }));
     fmt::print("\n");
   }
   return Status();

@@ -39,6 +39,9 @@ struct TrainOptions {
   std::string loader = "sync";
   int loader_depth = 8;
   double val_fraction = 0.05;  // bundled corpus only
+  // Vocabulary pruning (plan item 10): > 0 keeps only the token ids that
+  // occur at least this often in the training data (TokenMap); 0 = off.
+  int64_t prune_vocab = 0;
 
   int batch = 16, seq_len = 64;
   // Micro-batches of (batch, seq_len) whose gradients are summed into one
