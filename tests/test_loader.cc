@@ -289,7 +289,8 @@ TEST_P(DataLoaderAccess, ShuffledWindowsAreWholeAndResume) {
   EXPECT_NE(std::vector(seen.begin(), seen.begin() + 24), std::vector(seen.begin() + 24, seen.begin() + 48));
   for (int i : {0, 5, 23, 24, 47, 50}) {
     DataLoader fresh;
-    LoaderOptions fresh_opt{kB, kT, kVocab, TokenFileFormat::kLlmc, std::get<0>(GetParam())};
+    LoaderOptions fresh_opt = BatchShape(kB, kT, kVocab);
+    fresh_opt.access = std::get<0>(GetParam());
     fresh_opt.order = opt.order;
     ASSERT_TRUE(fresh.OpenShards(paths, fresh_opt).ok());
     ASSERT_TRUE(fresh.Seek(before[i]).ok());
@@ -408,7 +409,8 @@ TEST(DataLoaderMmap, ReleasedPagesKeepTheResidentSetFlat) {
   std::vector<int32_t> in(B * T), tg(B * T);
   for (bool release : {true, false}) {
     DataLoader dl;
-    LoaderOptions opt{B, T, 50257, TokenFileFormat::kLlmc, DataAccess::kMmap};
+    LoaderOptions opt = BatchShape(B, T, 50257);
+    opt.access = DataAccess::kMmap;
     opt.resident_budget_bytes = release ? 4 << 20 : 0;
     ASSERT_TRUE(dl.OpenShards({path}, opt).ok());
     const uint64_t before = CurrentRssBytes();

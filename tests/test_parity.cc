@@ -2,7 +2,11 @@
 // AdamW steps, read from fixtures that tools/gen_parity_fixtures.py writes
 // (float64 PyTorch from the same float32 weights). No torch needed here.
 // Every test runs on 1 and 2 threads with the built-in matmul and with each
-// library backend (plan item 9), against the same fixtures and tolerances.
+// library backend (plan item 9), against the same fixtures and tolerances,
+// for GPT-2's block and for three variants of the block options (plan item
+// 10) that between them use every option: "llama" (RMSNorm, SwiGLU, RoPE, no
+// biases, untied head), "relu2" (LayerNorm without biases, squared ReLU) and
+// "silu" (SiLU, RoPE, biases, untied head).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,9 +40,12 @@ struct Expected {
 
 const std::string kDir = CPU_LLM_FIXTURE_DIR;
 
-Expected ReadExpected() {
+// "parity_" for GPT-2's block, "parity_<variant>_" for the others.
+std::string Prefix(const std::string& variant) { return kDir + "/parity_" + (variant.empty() ? "" : variant + "_"); }
+
+Expected ReadExpected(const std::string& variant) {
   std::vector<uint8_t> bytes;
-  Status s = ReadFileBytes(kDir + "/parity_expected.bin", &bytes);
+  Status s = ReadFileBytes(Prefix(variant) + "expected.bin", &bytes);
   EXPECT_TRUE(s.ok()) << s.message();
   Expected e{};
   const uint8_t* p = bytes.data();
@@ -73,17 +80,17 @@ Expected ReadExpected() {
   return e;
 }
 
-class Parity : public ::testing::TestWithParam<std::tuple<int, MatmulBackend>> {
+class Parity : public ::testing::TestWithParam<std::tuple<std::string, int, MatmulBackend>> {
  protected:
   void SetUp() override {
-    expected_ = ReadExpected();
-    Status s = LoadModel(kDir + "/parity_model.bin", &model_);
+    expected_ = ReadExpected(std::get<0>(GetParam()));
+    Status s = LoadModel(Prefix(std::get<0>(GetParam())) + "model.bin", &model_);
     ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_EQ(model_.num_params(), expected_.n_params);
     ASSERT_EQ(model_.config().vocab_size, expected_.V);
     ASSERT_EQ(model_.config().padded_vocab_size, expected_.Vp);
-    ctx_.n_threads = std::get<0>(GetParam());
-    ctx_.matmul = std::get<1>(GetParam());
+    ctx_.n_threads = std::get<1>(GetParam());
+    ctx_.matmul = std::get<2>(GetParam());
     ASSERT_TRUE(model_.PrepareBatch(expected_.B, expected_.T, ctx_.n_threads).ok());
   }
   Expected expected_;
@@ -113,10 +120,12 @@ TEST_P(Parity, EveryGradientTensorMatchesPyTorch) {
   ASSERT_TRUE(model_.ForwardForTraining(ctx_, e.inputs.data(), e.targets.data(), e.B, e.T, 1.0f, &loss).ok());
   ASSERT_TRUE(model_.Backward(ctx_, e.inputs.data()).ok());
   const char* names[kNumParamTensors] = {"wte",  "wpe",  "ln1w", "ln1b", "qkvw", "qkvb",    "attprojw", "attprojb",
-                                         "ln2w", "ln2b", "fcw",  "fcb",  "fcprojw", "fcprojb", "lnfw", "lnfb"};
+                                         "ln2w", "ln2b", "fcw",  "fcb",  "fcprojw", "fcprojb", "lnfw", "lnfb",
+                                         "lmheadw"};
   auto sizes = ParamSizes(model_.config());
   int64_t offset = 0;
   for (int t = 0; t < kNumParamTensors; t++) {
+    if (sizes[t] == 0) continue;  // a tensor this block does not have
     double max_ref = 0.0, max_diff = 0.0;
     for (int64_t i = offset; i < offset + sizes[t]; i++) {
       max_ref = std::max(max_ref, (double)std::fabs(e.grads[i]));
@@ -129,7 +138,10 @@ TEST_P(Parity, EveryGradientTensorMatchesPyTorch) {
   // The vocabulary padding rows never receive gradient.
   const ParamView g = model_.grad_view();
   const int C = model_.config().n_embd;
-  for (int64_t i = (int64_t)e.V * C; i < (int64_t)e.Vp * C; i++) ASSERT_EQ(g.wte[i], 0.0f);
+  for (int64_t i = (int64_t)e.V * C; i < (int64_t)e.Vp * C; i++) {
+    ASSERT_EQ(g.wte[i], 0.0f);
+    if (g.lmheadw) ASSERT_EQ(g.lmheadw[i], 0.0f);
+  }
 }
 
 TEST_P(Parity, TenAdamWStepsMatchPyTorch) {
@@ -153,13 +165,16 @@ TEST_P(Parity, TenAdamWStepsMatchPyTorch) {
   EXPECT_GT(e.step_norms[0], e.grad_clip);
 }
 
-INSTANTIATE_TEST_SUITE_P(ThreadsAndMatmul, Parity,
-                         ::testing::Combine(::testing::Values(1, 2),
+INSTANTIATE_TEST_SUITE_P(BlockThreadsAndMatmul, Parity,
+                         ::testing::Combine(::testing::Values(std::string(), std::string("llama"),
+                                                              std::string("relu2"), std::string("silu")),
+                                            ::testing::Values(1, 2),
                                             ::testing::Values(MatmulBackend::kTiled, MatmulBackend::kBlas,
                                                               MatmulBackend::kOneDnn)),
                          [](const ::testing::TestParamInfo<Parity::ParamType>& info) {
-                           return std::to_string(std::get<0>(info.param)) + "threads_" +
-                                  MatmulBackendName(std::get<1>(info.param));
+                           const std::string& v = std::get<0>(info.param);
+                           return (v.empty() ? std::string("gpt2") : v) + "_" + std::to_string(std::get<1>(info.param)) +
+                                  "threads_" + MatmulBackendName(std::get<2>(info.param));
                          });
 
 }  // namespace

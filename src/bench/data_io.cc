@@ -229,7 +229,9 @@ Status AdvicePart(const DataIoOptions& opt, const Dataset& data, json* entries) 
       double resident = 0.0;
       CPU_LLM_RETURN_IF_ERROR(Evict(data, &resident));
       DataLoader dl;
-      LoaderOptions lo{B, T, kVocab, TokenFileFormat::kLlmc, DataAccess::kMmap, c.advice};
+      LoaderOptions lo = BatchShape(B, T, kVocab);
+      lo.access = DataAccess::kMmap;
+      lo.advice = c.advice;
       if (!c.release) lo.resident_budget_bytes = 0;
       lo.prefetch_windows = c.prefetch;
       lo.order = {std::string(c.order) == "shuffled", static_cast<uint64_t>(1000 + r), 0, 1};

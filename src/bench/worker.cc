@@ -74,7 +74,7 @@ Status RunWorkload(const Workload& workload, const BenchSwitches& sw, nlohmann::
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer("gpt2", &tok));
   DataLoader train, val;
-  CPU_LLM_RETURN_IF_ERROR(OpenBundledCorpus(*tok, 0.05, 1337, LoaderOptions{B, T, cfg.vocab_size}, &train, &val));
+  CPU_LLM_RETURN_IF_ERROR(OpenBundledCorpus(*tok, 0.05, 1337, BatchShape(B, T, cfg.vocab_size), &train, &val));
 
   GPT2 model;
   CPU_LLM_RETURN_IF_ERROR(model.Init(cfg));

@@ -22,6 +22,16 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--channels", opt->n_embd, "Embedding channels C (overrides the preset)")->group(model);
   app->add_option("--max-seq-len", opt->max_seq_len, "Position embeddings (default: --seq-len)")->group(model);
   app->add_option("--vocab", opt->vocab_size, "Vocabulary size (default: the tokenizer's)")->group(model);
+  app->add_option("--norm", opt->norm, "Block option: layernorm or rmsnorm (default: the preset's)")->group(model);
+  app->add_option("--mlp", opt->mlp, "Block option: MLP activation gelu, relu2, silu or swiglu (default: the preset's)")
+      ->group(model);
+  app->add_option("--mlp-hidden", opt->mlp_hidden, "Block option: MLP width H (0: 4C, or 8C/3 for swiglu)")
+      ->group(model);
+  app->add_option("--pos", opt->pos, "Block option: positions learned or rope (default: the preset's)")->group(model);
+  app->add_option("--rope-theta", opt->rope_theta, "Block option: RoPE base (default 10000)")->group(model);
+  app->add_option("--bias", opt->bias, "Block option: biases on or off (default: the preset's)")->group(model);
+  app->add_option("--head", opt->head, "Block option: LM head tied to wte or untied (default: the preset's)")
+      ->group(model);
   app->add_option("--init-from", opt->init_from, "Start from this llm.c checkpoint (model_*.bin) instead of random")
       ->group(model);
 

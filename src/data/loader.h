@@ -47,6 +47,15 @@ struct LoaderOptions {
   WindowOrderOptions order;
 };
 
+// Options for a (B,T) batch over ids below vocab_size, the rest default.
+inline LoaderOptions BatchShape(int B, int T, int vocab_size) {
+  LoaderOptions opt;
+  opt.B = B;
+  opt.T = T;
+  opt.vocab_size = vocab_size;
+  return opt;
+}
+
 class DataLoader final : public BatchSource {
  public:
   // Shards on disk: headers are checked now (magic, version, size, at least
@@ -54,12 +63,15 @@ class DataLoader final : public BatchSource {
   Status OpenShards(const std::vector<std::string>& paths, const LoaderOptions& opt);
   Status OpenShards(const std::vector<std::string>& paths, int B, int T, int vocab_size,
                     TokenFileFormat format = TokenFileFormat::kLlmc, DataAccess access = DataAccess::kRead) {
-    return OpenShards(paths, LoaderOptions{B, T, vocab_size, format, access});
+    LoaderOptions opt = BatchShape(B, T, vocab_size);
+    opt.format = format;
+    opt.access = access;
+    return OpenShards(paths, opt);
   }
   // A token array already in memory; `name` is used in messages.
   Status OpenTokens(std::vector<uint16_t> tokens, const std::string& name, const LoaderOptions& opt);
   Status OpenTokens(std::vector<uint16_t> tokens, const std::string& name, int B, int T, int vocab_size) {
-    return OpenTokens(std::move(tokens), name, LoaderOptions{B, T, vocab_size});
+    return OpenTokens(std::move(tokens), name, BatchShape(B, T, vocab_size));
   }
 
   Status Next(int32_t* inputs, int32_t* targets) override;

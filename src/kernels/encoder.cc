@@ -28,11 +28,17 @@ HWY_INLINE void AddInto(D d, float* dst, const float* src, int c0, int c1) {
   }
 }
 
-// One output row: o = e + p over C channels.
+// One output row: o = e + p over C channels (o = e when p is null: no
+// learned positions).
 void EncoderRow(float* o, const float* e, const float* p, int C) {
   const hn::ScalableTag<float> d;
   const int L = hn::Lanes(d);
   int c = 0;
+  if (!p) {
+    for (; c + L <= C; c += L) hn::StoreU(hn::LoadU(d, e + c), d, o + c);
+    if (c < C) StorePartial(d, LoadPartial(d, e + c, C - c, 0.0f), o + c, C - c);
+    return;
+  }
   for (; c + L <= C; c += L) hn::StoreU(hn::Add(hn::LoadU(d, e + c), hn::LoadU(d, p + c)), d, o + c);
   if (c < C) StorePartial(d, hn::Add(LoadPartial(d, e + c, C - c, 0.0f), LoadPartial(d, p + c, C - c, 0.0f)), o + c, C - c);
 }
@@ -45,7 +51,7 @@ void EncoderGradSlice(float* dwte, float* dwpe, const float* dout, const int32_t
   for (int bt = 0; bt < BT; bt++) {
     const float* g = dout + (int64_t)bt * C;
     AddInto(d, dwte + (int64_t)tokens[bt] * C, g, c0, c1);
-    AddInto(d, dwpe + (int64_t)(bt % T) * C, g, c0, c1);
+    if (dwpe) AddInto(d, dwpe + (int64_t)(bt % T) * C, g, c0, c1);
   }
 }
 
@@ -65,7 +71,7 @@ void encoder_forward(const Context& ctx, float* out, const int32_t* tokens, cons
   const auto row = HWY_DYNAMIC_DISPATCH(EncoderRow);
 #pragma omp parallel for schedule(static) num_threads(ctx.n_threads)
   for (int bt = 0; bt < B * T; bt++)
-    row(out + (int64_t)bt * C, wte + (int64_t)tokens[bt] * C, wpe + (int64_t)(bt % T) * C, C);
+    row(out + (int64_t)bt * C, wte + (int64_t)tokens[bt] * C, wpe ? wpe + (int64_t)(bt % T) * C : nullptr, C);
 }
 
 void encoder_backward(const Context& ctx, float* dwte, float* dwpe, const float* dout, const int32_t* tokens,

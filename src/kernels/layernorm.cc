@@ -21,6 +21,7 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // One row: out = (x - mean) * rstd * weight + bias, mean and rstd stored.
+// A null bias is none (the block option without biases).
 void LayernormForwardRow(float* out, float* mean, float* rstd, const float* x, const float* weight, const float* bias,
                          int C) {
   const hn::ScalableTag<float> d;
@@ -47,13 +48,14 @@ void LayernormForwardRow(float* out, float* mean, float* rstd, const float* x, c
   const V vs = hn::Set(d, s);
   for (c = 0; c + L <= C; c += L) {
     const V norm = hn::Mul(hn::Sub(hn::LoadU(d, x + c), vm), vs);
-    hn::StoreU(hn::MulAdd(norm, hn::LoadU(d, weight + c), hn::LoadU(d, bias + c)), d, out + c);
+    hn::StoreU(hn::MulAdd(norm, hn::LoadU(d, weight + c), bias ? hn::LoadU(d, bias + c) : hn::Zero(d)), d, out + c);
   }
   if (c < C) {
     const int r = C - c;
     const V norm = hn::Mul(hn::Sub(LoadPartial(d, x + c, r, m), vm), vs);
-    StorePartial(d, hn::MulAdd(norm, LoadPartial(d, weight + c, r, 0.0f), LoadPartial(d, bias + c, r, 0.0f)), out + c,
-                 r);
+    StorePartial(d,
+                 hn::MulAdd(norm, LoadPartial(d, weight + c, r, 0.0f), bias ? LoadPartial(d, bias + c, r, 0.0f) : hn::Zero(d)),
+                 out + c, r);
   }
   *mean = m;
   *rstd = s;
@@ -107,7 +109,7 @@ int LayernormSliceWidth() { return 4 * hn::Lanes(hn::ScalableTag<float>()); }
 
 // Channels [c0, c1) (at most LayernormSliceWidth()) of the parameter
 // gradients, summed over the N rows in order: dweight += sum norm * dout,
-// dbias += sum dout.
+// dbias += sum dout (skipped when dbias is null: no bias).
 void LayernormParamGradSlice(float* dweight, float* dbias, const float* dout, const float* inp, const float* mean,
                              const float* rstd, int N, int C, int c0, int c1) {
   const hn::ScalableTag<float> d;
@@ -131,7 +133,7 @@ void LayernormParamGradSlice(float* dweight, float* dbias, const float* dout, co
     }
     auto add_to = [&](int j, V w, V b) HWY_ATTR {
       hn::StoreU(hn::Add(hn::LoadU(d, dweight + c0 + j * L), w), d, dweight + c0 + j * L);
-      hn::StoreU(hn::Add(hn::LoadU(d, dbias + c0 + j * L), b), d, dbias + c0 + j * L);
+      if (dbias) hn::StoreU(hn::Add(hn::LoadU(d, dbias + c0 + j * L), b), d, dbias + c0 + j * L);
     };
     add_to(0, w0, b0);
     add_to(1, w1, b1);
@@ -157,7 +159,7 @@ void LayernormParamGradSlice(float* dweight, float* dbias, const float* dout, co
   }
   for (int c = c0; c < c1; c++) {
     dweight[c] += dw[c - c0];
-    dbias[c] += db[c - c0];
+    if (dbias) dbias[c] += db[c - c0];
   }
 }
 

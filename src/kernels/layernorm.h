@@ -5,7 +5,8 @@
 
 namespace cpu_llm {
 
-// out (N,C) = (inp - mean) * rstd * weight + bias; mean, rstd (N) kept for backward
+// out (N,C) = (inp - mean) * rstd * weight + bias; mean, rstd (N) kept for
+// backward. bias (and dbias below) may be null: no bias.
 void layernorm_forward(const Context& ctx, float* out, float* mean, float* rstd, const float* inp,
                        const float* weight, const float* bias, int N, int C);
 // dinp (N,C) += ..., dweight (C) += ..., dbias (C) += ...

@@ -13,13 +13,18 @@
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 #include "kernels/residual.h"
+#include "kernels/rope.h"
+#include "model/block_ops.h"
 
 namespace cpu_llm {
 
 std::array<int64_t, kNumParamTensors> ParamSizes(const ModelConfig& cfg) {
   const int64_t Vp = cfg.padded_vocab_size, C = cfg.n_embd, L = cfg.n_layer, maxT = cfg.max_seq_len;
-  return {Vp * C,         maxT * C,  L * C,         L * C, L * 3 * C * C, L * 3 * C,     L * C * C, L * C,
-          L * C,          L * C,     L * 4 * C * C, L * 4 * C,            L * C * 4 * C, L * C,     C, C};
+  const int64_t F = MlpFcRows(cfg), H = MlpHidden(cfg);
+  const int64_t b = cfg.bias ? 1 : 0, nb = (cfg.bias && cfg.norm == NormKind::kLayerNorm) ? 1 : 0;
+  const int64_t wpe = cfg.pos == PosKind::kLearned ? maxT * C : 0, head = cfg.tied_head ? 0 : Vp * C;
+  return {Vp * C,    wpe,       L * C,     nb * L * C, L * 3 * C * C, b * L * 3 * C, L * C * C, b * L * C, L * C,
+          nb * L * C, L * F * C, b * L * F, L * C * H,  b * L * C,     C,             nb * C,    head};
 }
 
 namespace {
@@ -40,36 +45,44 @@ View CarveView(T* base, const std::array<int64_t, N>& sizes) {
 
 }  // namespace
 
-ParamView MakeParamView(float* base, const ModelConfig& cfg) { return CarveView<ParamView>(base, ParamSizes(cfg)); }
+ParamView MakeParamView(float* base, const ModelConfig& cfg) {
+  const auto sizes = ParamSizes(cfg);
+  ParamView view = CarveView<ParamView>(base, sizes);
+  // A tensor the block options leave out is null, not a pointer to the next one.
+  float** ptrs = reinterpret_cast<float**>(&view);
+  for (int i = 0; i < kNumParamTensors; i++)
+    if (sizes[i] == 0) ptrs[i] = nullptr;
+  return view;
+}
 
-bool ParamIsMatrix(int i) { return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12; }
+bool ParamIsMatrix(int i) { return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12 || i == 16; }
 
 namespace {
 
 // Sizes of the ActivationView tensors, in its order. In mixed precision qkv,
 // atty and fch live in the HalfActivationView instead.
 std::array<int64_t, 16> ActivationSizes(const ModelConfig& cfg, int B, int T, bool half) {
-  const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head;
+  const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, F = MlpFcRows(cfg);
   const int64_t BT = (int64_t)B * T, f = half ? 0 : 1;
   return {BT * C,     L * BT,             L * BT,     f * L * BT * 3 * C, f * L * BT * C, L * B * NH * T,
-          L * BT * C, L * BT,             L * BT,     f * L * BT * 4 * C, L * BT * C,     BT * C,
+          L * BT * C, L * BT,             L * BT,     f * L * BT * F,     L * BT * C,     BT * C,
           BT,         BT,                 BT,         BT};
 }
 
 // Sizes of the ScratchView tensors, in its order.
-std::array<int64_t, 12> ScratchSizes(const ModelConfig& cfg, int B, int T, int n_threads, bool half) {
-  const int64_t BT = (int64_t)B * T, C = cfg.n_embd, h = half ? 1 : 0;
-  const int64_t head_rows = std::min<int64_t>(BT, kHeadRows);
-  return {BT * C,     BT * 4 * C, head_rows * cfg.padded_vocab_size,
+std::array<int64_t, 13> ScratchSizes(const ModelConfig& cfg, int B, int T, int n_threads, bool half) {
+  const int64_t BT = (int64_t)B * T, C = cfg.n_embd, h = half ? 1 : 0, F = MlpFcRows(cfg), H = MlpHidden(cfg);
+  const int64_t head_rows = std::min<int64_t>(BT, kHeadRows), swiglu = cfg.mlp == MlpKind::kSwiGlu ? 1 : 0;
+  return {BT * C,     BT * H,     head_rows * cfg.padded_vocab_size,
           BT * C,     BT * C,     BT * 3 * C,
-          BT * C,     BT * 4 * C, attention_scratch_floats(n_threads, T, cfg.n_embd, cfg.n_head),
-          h * BT * 3 * C, h * BT * C, h * BT * 4 * C};
+          BT * C,     BT * F,     attention_scratch_floats(n_threads, T, cfg.n_embd, cfg.n_head),
+          h * BT * 3 * C, h * BT * C, h * BT * F, swiglu * BT * H};
 }
 
 // Sizes of the HalfActivationView tensors (mixed precision only).
 std::array<int64_t, 3> HalfSizes(const ModelConfig& cfg, int B, int T, bool half) {
-  const int64_t L = cfg.n_layer, C = cfg.n_embd, BT = (int64_t)B * T, h = half ? 1 : 0;
-  return {h * L * BT * 3 * C, h * L * BT * C, h * L * BT * 4 * C};
+  const int64_t L = cfg.n_layer, C = cfg.n_embd, BT = (int64_t)B * T, h = half ? 1 : 0, F = MlpFcRows(cfg);
+  return {h * L * BT * 3 * C, h * L * BT * C, h * L * BT * F};
 }
 
 template <size_t N>
@@ -98,6 +111,15 @@ Status GPT2::Init(const ModelConfig& cfg) {
   const int64_t n = ParameterCount(cfg);
   params_.Resize(n);
   grads_.Resize(n);
+  if (cfg.pos == PosKind::kRope) {
+    const int HS = cfg.n_embd / cfg.n_head;
+    rope_cos_.Resize((int64_t)cfg.max_seq_len * HS / 2);
+    rope_sin_.Resize((int64_t)cfg.max_seq_len * HS / 2);
+    rope_table(rope_cos_.data(), rope_sin_.data(), cfg.max_seq_len, HS, cfg.rope_theta);
+  } else {
+    rope_cos_.Resize(0);
+    rope_sin_.Resize(0);
+  }
   return Status();
 }
 
@@ -110,14 +132,16 @@ void GPT2::InitWeights(Rng& rng) {
     for (int64_t i = 0; i < n; i++) w[i] = rng.Normal() * stddev;
   };
   params_.Zero();  // biases and vocabulary padding rows stay zero
+  const int64_t F = MlpFcRows(cfg_), H = MlpHidden(cfg_);
   normal(p.wte, (int64_t)cfg_.vocab_size * C, std_base);
-  normal(p.wpe, (int64_t)cfg_.max_seq_len * C, std_base);
+  if (p.wpe) normal(p.wpe, (int64_t)cfg_.max_seq_len * C, std_base);
   for (int64_t i = 0; i < L * C; i++) p.ln1w[i] = p.ln2w[i] = 1.0f;
   for (int64_t i = 0; i < C; i++) p.lnfw[i] = 1.0f;
   normal(p.qkvw, L * 3 * C * C, std_base);
   normal(p.attprojw, L * C * C, std_resid);
-  normal(p.fcw, L * 4 * C * C, std_base);
-  normal(p.fcprojw, L * 4 * C * C, std_resid);
+  normal(p.fcw, L * F * C, std_base);
+  normal(p.fcprojw, L * C * H, std_resid);
+  if (p.lmheadw) normal(p.lmheadw, (int64_t)cfg_.vocab_size * C, std_base);
 }
 
 Status GPT2::PrepareBatch(int B, int T, int n_threads, Precision precision) {
@@ -191,45 +215,50 @@ Status GPT2::ForwardBody(const Context& ctx, const int32_t* tokens, const int32_
   auto store = [&](uint16_t* saved, float* x, int64_t n) {
     Timed(prof, Op::kConvert, F, [&] { store_rounded(ctx, P, saved, x, n); });
   };
+  const int64_t Fr = MlpFcRows(cfg_), H = MlpHidden(cfg_);
   Timed(prof, Op::kEncoder, F, [&] { encoder_forward(ctx, a.encoded, tokens, p.wte, p.wpe, B, T, C); });
   for (int l = 0; l < L; l++) {
     const float* residual = l == 0 ? a.encoded : a.residual3 + (int64_t)(l - 1) * BT * C;
-    const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, o4 = 4 * o1, os = (int64_t)l * BT;
+    const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, of = (int64_t)l * BT * Fr, os = (int64_t)l * BT;
     const int64_t w1 = (int64_t)l * C * C;
     float* qkv = half ? s.layer_qkv : a.qkv + o3;
     float* atty = half ? s.layer_atty : a.atty + o1;
     float* att_lse = a.att_lse + (int64_t)l * B * NH * T;
     float* residual2 = a.residual2 + o1;
     float* residual3 = a.residual3 + o1;
-    float* fch = half ? s.layer_fch : a.fch + o4;
+    float* fch = half ? s.layer_fch : a.fch + of;
 
     Timed(prof, Op::kLayerNorm, F, [&] {
-      layernorm_forward(ctx, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);
+      NormForward(ctx, cfg_, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, At(p.ln1b, l * C), BT);
     });
     Timed(prof, Op::kMatmulQkv, F,
-          [&] { matmul_forward(ctx, qkv, s.ln, p.qkvw + 3 * w1, p.qkvb + l * 3 * C, BT, C, 3 * C); });
+          [&] { matmul_forward(ctx, qkv, s.ln, p.qkvw + 3 * w1, At(p.qkvb, l * 3 * C), BT, C, 3 * C); });
+    // RoPE rotates q and k before anything stores or reads them.
+    if (cfg_.pos == PosKind::kRope)
+      Timed(prof, Op::kAttention, F, [&] { rope_forward(ctx, qkv, rope_cos(), rope_sin(), B, T, C, NH, 0); });
     if (half) store(half_.qkv + o3, qkv, (int64_t)BT * 3 * C);
     Timed(prof, Op::kAttention, F,
           [&] { attention_forward(ctx, atty, att_lse, s.att_scratch, qkv, B, T, C, NH); });
     if (half) store(half_.atty + o1, atty, (int64_t)BT * C);
     // The projection lands in residual2 and the residual is added in place.
     Timed(prof, Op::kMatmulAttnProj, F,
-          [&] { matmul_forward(ctx, residual2, atty, p.attprojw + w1, p.attprojb + l * C, BT, C, C); });
+          [&] { matmul_forward(ctx, residual2, atty, p.attprojw + w1, At(p.attprojb, l * C), BT, C, C); });
     Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual2, residual, residual2, (int64_t)BT * C); });
     Timed(prof, Op::kLayerNorm, F, [&] {
-      layernorm_forward(ctx, s.ln, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, p.ln2b + l * C, BT, C);
+      NormForward(ctx, cfg_, s.ln, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, At(p.ln2b, l * C), BT);
     });
     Timed(prof, Op::kMatmulFc, F,
-          [&] { matmul_forward(ctx, fch, s.ln, p.fcw + 4 * w1, p.fcb + l * 4 * C, BT, C, 4 * C); });
-    if (half) store(half_.fch + o4, fch, (int64_t)BT * 4 * C);
-    Timed(prof, Op::kGelu, F, [&] { gelu_forward(ctx, s.fch_gelu, fch, (int64_t)BT * 4 * C); });
-    Timed(prof, Op::kMatmulFcProj, F,
-          [&] { matmul_forward(ctx, residual3, s.fch_gelu, p.fcprojw + 4 * w1, p.fcprojb + l * C, BT, 4 * C, C); });
+          [&] { matmul_forward(ctx, fch, s.ln, p.fcw + l * Fr * C, At(p.fcb, l * Fr), BT, C, (int)Fr); });
+    if (half) store(half_.fch + of, fch, (int64_t)BT * Fr);
+    Timed(prof, Op::kGelu, F, [&] { ActivationForward(ctx, cfg_, s.fch_gelu, fch, BT); });
+    Timed(prof, Op::kMatmulFcProj, F, [&] {
+      matmul_forward(ctx, residual3, s.fch_gelu, p.fcprojw + l * C * H, At(p.fcprojb, l * C), BT, (int)H, C);
+    });
     Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual3, residual2, residual3, (int64_t)BT * C); });
   }
   const float* last = a.residual3 + (int64_t)(L - 1) * BT * C;
   Timed(prof, Op::kLayerNorm, F,
-        [&] { layernorm_forward(ctx, a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, BT, C); });
+        [&] { NormForward(ctx, cfg_, a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, BT); });
   return Status();
 }
 

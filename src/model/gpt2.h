@@ -18,29 +18,34 @@
 
 namespace cpu_llm {
 
-constexpr int kNumParamTensors = 16;
+constexpr int kNumParamTensors = 17;
 
-// Sizes of the 16 parameter tensors in llm.c's order (see ParamView).
+// Sizes of the 17 parameter tensors: llm.c's 16 in its order, then the
+// untied LM head. A block option that drops a tensor gives it size 0 (see
+// ModelConfig), so GPT-2's block has exactly llm.c's layout.
 std::array<int64_t, kNumParamTensors> ParamSizes(const ModelConfig& cfg);
 
 // Pointers into a parameter-shaped arena (weights or gradients), llm.c order.
+// F = MlpFcRows (4C for GPT-2; 2H for SwiGLU), H = MlpHidden. Tensors the
+// block options leave out are null.
 struct ParamView {
   float* wte;       // (Vp, C)
-  float* wpe;       // (maxT, C)
+  float* wpe;       // (maxT, C)  null with RoPE
   float* ln1w;      // (L, C)
-  float* ln1b;      // (L, C)
+  float* ln1b;      // (L, C)     null with RMSNorm or without biases
   float* qkvw;      // (L, 3C, C)
-  float* qkvb;      // (L, 3C)
+  float* qkvb;      // (L, 3C)    null without biases
   float* attprojw;  // (L, C, C)
-  float* attprojb;  // (L, C)
+  float* attprojb;  // (L, C)     null without biases
   float* ln2w;      // (L, C)
-  float* ln2b;      // (L, C)
-  float* fcw;       // (L, 4C, C)
-  float* fcb;       // (L, 4C)
-  float* fcprojw;   // (L, C, 4C)
-  float* fcprojb;   // (L, C)
+  float* ln2b;      // (L, C)     as ln1b
+  float* fcw;       // (L, F, C)
+  float* fcb;       // (L, F)     null without biases
+  float* fcprojw;   // (L, C, H)
+  float* fcprojb;   // (L, C)     null without biases
   float* lnfw;      // (C)
-  float* lnfb;      // (C)
+  float* lnfb;      // (C)        as ln1b
+  float* lmheadw;   // (Vp, C)    the untied head; null when tied to wte
 };
 ParamView MakeParamView(float* base, const ModelConfig& cfg);
 // True for the tensors that are matrices (weight decay applies to them).
@@ -61,7 +66,7 @@ struct ActivationView {
   float* residual2;  // (L,B,T,C)
   float* ln2_mean;   // (L,B,T)
   float* ln2_rstd;   // (L,B,T)
-  float* fch;        // (L,B,T,4C) the MLP's pre-activation
+  float* fch;        // (L,B,T,F) the MLP's pre-activation
   float* residual3;  // (L,B,T,C)
   float* lnf;        // (B,T,C)
   float* lnf_mean;   // (B,T)
@@ -75,20 +80,21 @@ struct ActivationView {
 // recomputed outputs are enough.
 struct ScratchView {
   float* ln;          // (B,T,C) a layernorm's output, for the matmul after it
-  float* fch_gelu;    // (B,T,4C) GELU's output, for the MLP projection
+  float* fch_gelu;    // (B,T,H) the activation's output, for the MLP projection
   float* logits;      // (head_rows,Vp) one chunk of logits; training turns it into d_logits
   float* d_residual;  // (B,T,C) gradient of the residual stream
   float* d_ln;        // (B,T,C) gradient of a layernorm output; d_lnf between the passes
   float* d_qkv;       // (B,T,3C)
   float* d_atty;      // (B,T,C)
-  float* d_fch;       // (B,T,4C) also holds d_fch_gelu before GELU backward
+  float* d_fch;       // (B,T,F) also holds the activation output's gradient before its backward (not SwiGLU)
   float* att_scratch; // attention_scratch_floats(n_threads, T, C, NH)
   // Mixed precision only (empty in fp32): one layer's qkv, atty and fch in
   // fp32, where forward computes them before they are stored in 16 bits and
   // backward widens them back.
   float* layer_qkv;   // (B,T,3C)
   float* layer_atty;  // (B,T,C)
-  float* layer_fch;   // (B,T,4C)
+  float* layer_fch;   // (B,T,F)
+  float* d_act;       // (B,T,H) SwiGLU only: its output's gradient (its input's is twice as wide)
 };
 
 // Mixed precision's saved activations, in the 16-bit format (bf16 or fp16
@@ -100,7 +106,7 @@ struct ScratchView {
 struct HalfActivationView {
   uint16_t* qkv;   // (L,B,T,3C)
   uint16_t* atty;  // (L,B,T,C)
-  uint16_t* fch;   // (L,B,T,4C)
+  uint16_t* fch;   // (L,B,T,F)
 };
 
 // Rows of logits the LM head computes at a time: B*T*Vp floats (206 MB for
@@ -158,6 +164,9 @@ class GPT2 {
   float* grads() { return grads_.data(); }
   int64_t num_params() const { return static_cast<int64_t>(params_.size()); }
   ParamView param_view() { return MakeParamView(params_.data(), cfg_); }
+  // RoPE's cos and sin tables (max_seq_len, HS/2); null without RoPE.
+  const float* rope_cos() const { return rope_cos_.size() ? rope_cos_.data() : nullptr; }
+  const float* rope_sin() const { return rope_sin_.size() ? rope_sin_.data() : nullptr; }
   ParamView grad_view() { return MakeParamView(grads_.data(), cfg_); }
   const ActivationView& acts() const { return acts_; }
   int batch() const { return B_; }
@@ -182,6 +191,7 @@ class GPT2 {
   FloatArena act_arena_;
   FloatArena scratch_arena_;
   HalfArena half_arena_;
+  FloatArena rope_cos_, rope_sin_;  // built once by Init with RoPE
   ActivationView acts_{};
   ScratchView scratch_{};
   HalfActivationView half_{};

@@ -7,9 +7,9 @@
 #include "kernels/attention.h"
 #include "kernels/convert.h"
 #include "kernels/encoder.h"
-#include "kernels/gelu.h"
-#include "kernels/layernorm.h"
+#include "kernels/rope.h"
 #include "kernels/matmul.h"
+#include "model/block_ops.h"
 #include "model/gpt2.h"
 
 namespace cpu_llm {
@@ -42,56 +42,65 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens) {
   std::fill(s.d_residual, s.d_residual + (int64_t)BT * C, 0.0f);
   const float* last = a.residual3 + (int64_t)(L - 1) * BT * C;
   Timed(prof, Op::kLayerNorm, Bk, [&] {
-    layernorm_backward(ctx, s.d_residual, g.lnfw, g.lnfb, s.d_ln, last, p.lnfw, a.lnf_mean, a.lnf_rstd, BT, C);
+    NormBackward(ctx, cfg_, s.d_residual, g.lnfw, g.lnfb, s.d_ln, last, p.lnfw, a.lnf_mean, a.lnf_rstd, BT);
   });
+  const int64_t Fr = MlpFcRows(cfg_), H = MlpHidden(cfg_);
+  const bool swiglu = cfg_.mlp == MlpKind::kSwiGlu;
 
   for (int l = L - 1; l >= 0; l--) {
     const float* residual = l == 0 ? a.encoded : a.residual3 + (int64_t)(l - 1) * BT * C;
     const float* residual2 = a.residual2 + (int64_t)l * BT * C;
-    const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, o4 = 4 * o1, os = (int64_t)l * BT;
+    const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, of = (int64_t)l * BT * Fr, os = (int64_t)l * BT;
     const int64_t w1 = (int64_t)l * C * C;
-    const float* fch = saved(a.fch + o4, half_.fch + o4, s.layer_fch, (int64_t)BT * 4 * C);
+    const float* fch = saved(a.fch + of, half_.fch + of, s.layer_fch, (int64_t)BT * Fr);
 
-    // MLP branch: residual3 = residual2 + fcproj(gelu(fc(ln2(residual2)))).
-    // GELU's and ln2's outputs are recomputed rather than kept from forward.
-    Timed(prof, Op::kGelu, Bk, [&] { gelu_forward(ctx, s.fch_gelu, fch, (int64_t)BT * 4 * C); });
+    // MLP branch: residual3 = residual2 + fcproj(act(fc(norm2(residual2)))).
+    // The activation's and norm2's outputs are recomputed rather than kept.
+    // SwiGLU's input is twice as wide as its output, so its output's
+    // gradient gets a buffer of its own; the others work in place.
+    float* d_act = swiglu ? s.d_act : s.d_fch;
+    Timed(prof, Op::kGelu, Bk, [&] { ActivationForward(ctx, cfg_, s.fch_gelu, fch, BT); });
     Timed(prof, Op::kMatmulFcProj, Bk, [&] {
-      matmul_backward(ctx, s.d_fch, g.fcprojw + 4 * w1, g.fcprojb + l * C, s.d_residual, s.fch_gelu,
-                      p.fcprojw + 4 * w1, BT, 4 * C, C);
+      matmul_backward(ctx, d_act, g.fcprojw + l * C * H, At(g.fcprojb, l * C), s.d_residual, s.fch_gelu,
+                      p.fcprojw + l * C * H, BT, (int)H, C);
     });
-    Timed(prof, Op::kGelu, Bk, [&] { gelu_backward(ctx, s.d_fch, fch, s.d_fch, (int64_t)BT * 4 * C); });
+    Timed(prof, Op::kGelu, Bk, [&] { ActivationBackward(ctx, cfg_, s.d_fch, fch, d_act, BT); });
     Timed(prof, Op::kLayerNorm, Bk, [&] {
-      layernorm_forward(ctx, s.ln, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, p.ln2b + l * C, BT,
-                        C);
+      NormForward(ctx, cfg_, s.ln, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, At(p.ln2b, l * C), BT);
     });
     Timed(prof, Op::kMatmulFc, Bk, [&] {
-      matmul_backward(ctx, s.d_ln, g.fcw + 4 * w1, g.fcb + l * 4 * C, s.d_fch, s.ln, p.fcw + 4 * w1, BT, C, 4 * C);
+      matmul_backward(ctx, s.d_ln, g.fcw + l * Fr * C, At(g.fcb, l * Fr), s.d_fch, s.ln, p.fcw + l * Fr * C, BT, C,
+                      (int)Fr);
     });
     Timed(prof, Op::kLayerNorm, Bk, [&] {
-      layernorm_backward(ctx, s.d_residual, g.ln2w + l * C, g.ln2b + l * C, s.d_ln, residual2, p.ln2w + l * C,
-                         a.ln2_mean + os, a.ln2_rstd + os, BT, C);
+      NormBackward(ctx, cfg_, s.d_residual, g.ln2w + l * C, At(g.ln2b, l * C), s.d_ln, residual2, p.ln2w + l * C,
+                   a.ln2_mean + os, a.ln2_rstd + os, BT);
     });
 
-    // Attention branch: residual2 = residual + attproj(attention(qkv(ln1(residual))))
+    // Attention branch: residual2 = residual + attproj(attention(rope(qkv(norm1(residual)))))
     const float* atty = saved(a.atty + o1, half_.atty + o1, s.layer_atty, (int64_t)BT * C);
     Timed(prof, Op::kMatmulAttnProj, Bk, [&] {
-      matmul_backward(ctx, s.d_atty, g.attprojw + w1, g.attprojb + l * C, s.d_residual, atty, p.attprojw + w1, BT, C,
-                      C);
+      matmul_backward(ctx, s.d_atty, g.attprojw + w1, At(g.attprojb, l * C), s.d_residual, atty, p.attprojw + w1, BT,
+                      C, C);
     });
     const float* qkv = saved(a.qkv + o3, half_.qkv + o3, s.layer_qkv, (int64_t)BT * 3 * C);
     Timed(prof, Op::kAttention, Bk, [&] {
       attention_backward(ctx, s.d_qkv, s.att_scratch, s.d_atty, qkv, atty, a.att_lse + (int64_t)l * B * NH * T, B, T,
                          C, NH);
     });
+    // The saved qkv is the rotated one; its gradient turns back before the matmul's.
+    if (cfg_.pos == PosKind::kRope)
+      Timed(prof, Op::kAttention, Bk, [&] { rope_backward(ctx, s.d_qkv, rope_cos(), rope_sin(), B, T, C, NH, 0); });
     Timed(prof, Op::kLayerNorm, Bk, [&] {
-      layernorm_forward(ctx, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, p.ln1b + l * C, BT, C);
+      NormForward(ctx, cfg_, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, At(p.ln1b, l * C), BT);
     });
     Timed(prof, Op::kMatmulQkv, Bk, [&] {
-      matmul_backward(ctx, s.d_ln, g.qkvw + 3 * w1, g.qkvb + l * 3 * C, s.d_qkv, s.ln, p.qkvw + 3 * w1, BT, C, 3 * C);
+      matmul_backward(ctx, s.d_ln, g.qkvw + 3 * w1, At(g.qkvb, l * 3 * C), s.d_qkv, s.ln, p.qkvw + 3 * w1, BT, C,
+                      3 * C);
     });
     Timed(prof, Op::kLayerNorm, Bk, [&] {
-      layernorm_backward(ctx, s.d_residual, g.ln1w + l * C, g.ln1b + l * C, s.d_ln, residual, p.ln1w + l * C,
-                         a.ln1_mean + os, a.ln1_rstd + os, BT, C);
+      NormBackward(ctx, cfg_, s.d_residual, g.ln1w + l * C, At(g.ln1b, l * C), s.d_ln, residual, p.ln1w + l * C,
+                   a.ln1_mean + os, a.ln1_rstd + os, BT);
     });
   }
   Timed(prof, Op::kEncoder, Bk, [&] { encoder_backward(ctx, g.wte, g.wpe, s.d_residual, tokens, B, T, C); });

@@ -1,4 +1,5 @@
-// The LM head (logits = lnf . wte^T, the tied embedding) and the loss, a chunk
+// The LM head (logits = lnf . wte^T with the tied embedding, GPT-2's, or its
+// own matrix when untied) and the loss, a chunk
 // of kHeadRows rows at a time so the (B,T,Vp) logits never exist whole. In a
 // training forward the chunk's backward runs while its logits are still in
 // cache: cross-entropy turns them into d_logits in place, then they add their
@@ -19,6 +20,9 @@ void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_sc
   const int BT = cur_B_ * cur_T_;
   const ParamView p = param_view();
   const ParamView g = grad_view();
+  // The head's matrix: wte itself (tied, GPT-2) or its own.
+  const float* head_w = p.lmheadw ? p.lmheadw : p.wte;
+  float* head_dw = g.lmheadw ? g.lmheadw : g.wte;
   const ActivationView& a = acts_;
   const ScratchView& s = scratch_;
   Profiler* prof = ctx.profiler;
@@ -32,7 +36,7 @@ void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_sc
     // The caller's buffer, when it wants every logit, else the scratch chunk.
     float* chunk = logits ? logits + (int64_t)r0 * Vp : s.logits;
     Timed(prof, Op::kMatmulLmHead, Pass::kForward,
-          [&] { matmul_forward(ctx, chunk, lnf, p.wte, nullptr, rows, C, Vp); });
+          [&] { matmul_forward(ctx, chunk, lnf, head_w, nullptr, rows, C, Vp); });
     if (!targets) continue;
     Timed(prof, Op::kCrossEntropy, Pass::kForward, [&] {
       crossentropy_forward(ctx, a.losses + r0, a.lse + r0, chunk, targets + r0, rows, V, Vp);
@@ -42,7 +46,7 @@ void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_sc
       crossentropy_backward(ctx, s.logits, s.logits, a.lse + r0, targets + r0, dloss, rows, V, Vp);
     });
     Timed(prof, Op::kMatmulLmHead, Pass::kBackward, [&] {
-      matmul_backward(ctx, s.d_ln + (int64_t)r0 * C, g.wte, nullptr, s.logits, lnf, p.wte, rows, C, Vp);
+      matmul_backward(ctx, s.d_ln + (int64_t)r0 * C, head_dw, nullptr, s.logits, lnf, head_w, rows, C, Vp);
     });
   }
   if (!targets) return;

@@ -23,10 +23,24 @@ Status CheckModelHeader(const std::string& path, const int32_t* h, uint64_t file
                         WeightFormat* format) {
   if (h[0] != kModelMagic)
     return RuntimeError("{}: not an llm.c model checkpoint (magic {}, expected {})", path, h[0], kModelMagic);
-  if (h[1] != kModelVersionFp32 && h[1] != kModelVersionBf16)
-    return RuntimeError("{}: unsupported checkpoint version {} (expected {} for fp32 or {} for bf16)", path, h[1],
-                        kModelVersionFp32, kModelVersionBf16);
+  if (h[1] != kModelVersionFp32 && h[1] != kModelVersionBf16 && h[1] != kModelVersionBlocks)
+    return RuntimeError("{}: unsupported checkpoint version {} (expected {} for fp32, {} for bf16 or {} for cpu_llm's "
+                        "block options)",
+                        path, h[1], kModelVersionFp32, kModelVersionBf16, kModelVersionBlocks);
   *format = h[1] == kModelVersionBf16 ? WeightFormat::kBf16 : WeightFormat::kFp32;
+  *cfg = ModelConfig();
+  if (h[1] == kModelVersionBlocks) {
+    if (h[8] < 0 || h[8] > 1 || h[9] < 0 || h[9] > 3 || h[10] < 0 || h[10] > 1 || h[11] < 0 || h[11] > 1 || h[12] < 0 ||
+        h[12] > 1)
+      return RuntimeError("{}: corrupt checkpoint header: unknown block options", path);
+    cfg->norm = static_cast<NormKind>(h[8]);
+    cfg->mlp = static_cast<MlpKind>(h[9]);
+    cfg->pos = static_cast<PosKind>(h[10]);
+    cfg->bias = h[11] != 0;
+    cfg->tied_head = h[12] != 0;
+    cfg->mlp_hidden = h[13];
+    std::memcpy(&cfg->rope_theta, &h[14], sizeof(float));
+  }
   cfg->max_seq_len = h[2];
   cfg->vocab_size = h[3];
   cfg->n_layer = h[4];
@@ -53,6 +67,18 @@ Status SaveModel(const std::string& path, const GPT2& model, WeightFormat format
   int32_t h[kHeaderInts] = {};
   h[0] = kModelMagic;
   h[1] = format == WeightFormat::kBf16 ? kModelVersionBf16 : kModelVersionFp32;
+  if (!IsGpt2Block(c)) {  // not llm.c's layout: a version llm.c refuses, not one it misreads
+    if (format == WeightFormat::kBf16)
+      return UsageError("{}: llm.c's bf16 files hold GPT-2's block only; this model's block differs", path);
+    h[1] = kModelVersionBlocks;
+    h[8] = static_cast<int32_t>(c.norm);
+    h[9] = static_cast<int32_t>(c.mlp);
+    h[10] = static_cast<int32_t>(c.pos);
+    h[11] = c.bias ? 1 : 0;
+    h[12] = c.tied_head ? 1 : 0;
+    h[13] = MlpHidden(c);
+    std::memcpy(&h[14], &c.rope_theta, sizeof(float));
+  }
   h[2] = c.max_seq_len;
   h[3] = c.vocab_size;
   h[4] = c.n_layer;

@@ -37,6 +37,11 @@ namespace cpu_llm {
 constexpr int32_t kModelMagic = 20240326;
 constexpr int32_t kModelVersionFp32 = 3;
 constexpr int32_t kModelVersionBf16 = 5;
+// A model whose block options differ from GPT-2's (plan item 10): llm.c's
+// header and parameter order, the dropped tensors absent, the options in
+// header slots [8] norm [9] MLP [10] positions [11] bias [12] tied head
+// [13] MLP hidden width [14] RoPE theta (float32 bits); fp32 weights.
+constexpr int32_t kModelVersionBlocks = 2003;
 constexpr int64_t kStateMagic = 0x7374617465;
 constexpr int64_t kStateVersion = 2;
 

@@ -38,6 +38,20 @@ Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelCo
   if (opt.n_embd) cfg->n_embd = opt.n_embd;
   if (opt.max_seq_len) cfg->max_seq_len = opt.max_seq_len;
   if (opt.vocab_size) cfg->vocab_size = opt.vocab_size;
+  if (!opt.norm.empty()) CPU_LLM_RETURN_IF_ERROR(ParseNorm(opt.norm, &cfg->norm));
+  if (!opt.mlp.empty()) CPU_LLM_RETURN_IF_ERROR(ParseMlp(opt.mlp, &cfg->mlp));
+  if (!opt.pos.empty()) CPU_LLM_RETURN_IF_ERROR(ParsePos(opt.pos, &cfg->pos));
+  if (!opt.bias.empty()) {
+    if (opt.bias != "on" && opt.bias != "off") return UsageError("--bias: expected on or off (got '{}')", opt.bias);
+    cfg->bias = opt.bias == "on";
+  }
+  if (!opt.head.empty()) {
+    if (opt.head != "tied" && opt.head != "untied")
+      return UsageError("--head: expected tied or untied (got '{}')", opt.head);
+    cfg->tied_head = opt.head == "tied";
+  }
+  if (opt.mlp_hidden) cfg->mlp_hidden = opt.mlp_hidden;
+  if (opt.rope_theta != 0.0f) cfg->rope_theta = opt.rope_theta;
   // Positions past the training length would never be trained, so by
   // default the model has exactly as many as it is trained on.
   if (!opt.max_seq_len) cfg->max_seq_len = opt.seq_len;
@@ -196,8 +210,10 @@ Status RunTraining(const TrainOptions& opt) {
   const int B = opt.batch, T = opt.seq_len;
 
   DataSources data;
-  LoaderOptions lo{B, T, pruning ? tok->vocab_size() : cfg.vocab_size, parsed.data_format, parsed.data_access,
-                   parsed.mmap_advice};
+  LoaderOptions lo = BatchShape(B, T, pruning ? tok->vocab_size() : cfg.vocab_size);
+  lo.format = parsed.data_format;
+  lo.access = parsed.data_access;
+  lo.advice = parsed.mmap_advice;
   lo.order.shuffle = opt.shuffle;
   lo.order.seed = opt.seed;
   CPU_LLM_RETURN_IF_ERROR(OpenData(opt, lo, *tok, &data));

@@ -16,6 +16,12 @@ struct TrainOptions {
   // Defaults: the demo, a few minutes on 2 cores with GPT-2 tokens.
   std::string model = "d3";
   int n_layer = 0, n_head = 0, n_embd = 0, max_seq_len = 0, vocab_size = 0;
+  // Block options (plan item 10); empty or 0 keeps the preset's: norm
+  // layernorm|rmsnorm, mlp gelu|relu2|silu|swiglu, pos learned|rope, bias
+  // on|off, head tied|untied.
+  std::string norm, mlp, pos, bias, head;
+  int mlp_hidden = 0;
+  float rope_theta = 0.0f;
   std::string init_from;  // llm.c checkpoint to start from (fine-tuning)
 
   // Data: empty train_data means the bundled corpus.
