@@ -393,6 +393,33 @@ TEST_F(Cli, GradientAccumulationMatchesTheBigBatch) {
   for (int i = 1; i < 3; i++) EXPECT_NEAR(std::stod(b[i]), std::stod(a[i]), 2e-4) << i;
 }
 
+// A Llama-style block trains, resumes from its version-2003 checkpoint and
+// samples through the KV cache (RoPE at each position); bad options are
+// usage errors naming the flag.
+TEST_F(Cli, BlockOptionsTrainResumeAndSample) {
+  ProcessResult r = Run(Train(Out(), {"--norm", "rmsnorm", "--mlp", "swiglu", "--pos", "rope", "--bias", "off",
+                                      "--head", "untied"}));
+  ExpectSuccess(r);
+  EXPECT_HAS_SUBSTR(r.out, "block=rmsnorm/swiglu(H=128)/rope/no-bias/untied");
+  steps_ = "4";
+  ProcessResult resumed = Run(Train(Out(), {"--resume"}));
+  ExpectSuccess(resumed);
+  EXPECT_HAS_SUBSTR(resumed.out, "block=rmsnorm/swiglu");
+  ExpectSuccess(Run({"sample", "--checkpoint", Out() + "/model_00000004.bin", "--tokens", "8", "--threads", "1"}));
+  ProcessResult relu2 = Run(Train(dir_ / "relu2", {"--mlp", "relu2", "--bias", "off"}));
+  ExpectSuccess(relu2);
+  EXPECT_HAS_SUBSTR(relu2.out, "block=layernorm/relu2(H=128)/learned/no-bias");
+  ExpectError(Run(Train(dir_ / "x", {"--mlp", "tanh"})), 2, "--mlp");
+  ExpectError(Run(Train(dir_ / "x", {"--norm", "batchnorm"})), 2, "--norm");
+  ExpectError(Run(Train(dir_ / "x", {"--pos", "alibi"})), 2, "--pos");
+  ExpectError(Run(Train(dir_ / "x", {"--bias", "maybe"})), 2, "--bias");
+  ExpectError(Run(Train(dir_ / "x", {"--head", "shared"})), 2, "--head");
+  ExpectError(Run(Train(dir_ / "x", {"--model", "d1", "--channels", "30", "--heads", "2", "--pos", "rope"}, "2", "16",
+                        /*tiny_model=*/false)),
+              2, "even");
+  ExpectError(Run(Train(dir_ / "x", {"--head", "untied", "--export-bf16"})), 2, "bf16");
+}
+
 TEST_F(Cli, ResumeWithOtherBatchIsAUsageError) {
   ExpectSuccess(Run(Train(Out())));
   ExpectError(Run(Train(Out(), {"--resume"}, "3")), 2, "--batch");

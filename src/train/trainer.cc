@@ -240,6 +240,8 @@ Status RunTraining(const TrainOptions& opt) {
   }
   const int64_t tokenizer_id = tok->name() == "gpt2" ? 1 : 0;  // state file slot [11]
   cfg = model.config();
+  if (opt.export_bf16 && !IsGpt2Block(cfg))
+    return UsageError("--export-bf16: llm.c's bf16 files hold GPT-2's block only; this model's block differs");
   CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads, ctx.precision));
   CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads, ctx.precision));
 
