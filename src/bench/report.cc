@@ -8,6 +8,7 @@
 #include "bench/matmul_shapes.h"
 #include "bench/plan_items.h"
 #include "bench/accum_curve.h"
+#include "bench/arch.h"
 #include "bench/data_io.h"
 #include "bench/stability.h"
 #include "core/file_io.h"
@@ -276,6 +277,10 @@ std::string ItemSection(const PlanItem& item, const json& b, const json& a, cons
     out += DataIoAsyncSection(x.data_io);
     measured = true;
   }
+  if (item.number == 10 && !x.arch.is_null()) {
+    out += ArchSection(x.arch);
+    measured = true;
+  }
   if (item.number == 3 && !x.accum_curve.is_null()) {
     out += AccumCurveSection(x.accum_curve, x.accum_plots);
     measured = true;
@@ -391,6 +396,9 @@ Status WriteReport(const std::string& from_dir, const std::string& out_path) {
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/stability.json", false, &stability));
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/data_io.json", false, &x.data_io));
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/accum_curve.json", false, &x.accum_curve));
+  CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/arch.json", false, &x.arch));
+  if (!x.arch.is_null() && x.arch.value("kind", "") != "cpu_llm-bench-arch")
+    return RuntimeError("{}/arch.json: not a bench arch result", from_dir);
   if (!x.data_io.is_null() && x.data_io.value("kind", "") != "cpu_llm-bench-data-io")
     return RuntimeError("{}/data_io.json: not a bench data-io result", from_dir);
   if (!x.accum_curve.is_null() && x.accum_curve.value("kind", "") != "cpu_llm-bench-accum-curve")

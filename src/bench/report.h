@@ -25,6 +25,7 @@ struct ReportExtras {
   nlohmann::json data_io;  // bench --data-io
   nlohmann::json accum_curve;  // bench --accum-curve
   std::vector<std::string> accum_plots;
+  nlohmann::json arch;  // bench --arch
 };
 
 // The Markdown itself. perf_top may be empty; links are relative to the

@@ -6,6 +6,7 @@
 
 #include "bench/ablation.h"
 #include "bench/accum_curve.h"
+#include "bench/arch.h"
 #include "bench/data_io.h"
 #include "bench/driver.h"
 #include "bench/report.h"
@@ -44,6 +45,8 @@ struct BenchArgs {
   DataIoOptions data_io_opt;
   bool accum_curve = false;
   int accum_steps = 300;
+  bool arch = false;
+  ArchOptions arch_opt;
   std::string json_out;
   std::string report, from_dir;
   bool list = false;
@@ -108,9 +111,14 @@ Status RunBench(const BenchArgs& a) {
   }
 
   nlohmann::json result;
-  if (a.stability + a.ablation + a.data_io + a.accum_curve > 1)
-    return UsageError("--stability, --ablation, --data-io and --accum-curve are separate runs: give one");
-  if (a.data_io) {
+  if (a.stability + a.ablation + a.data_io + a.accum_curve + a.arch > 1)
+    return UsageError("--stability, --ablation, --data-io, --accum-curve and --arch are separate runs: give one");
+  if (a.arch) {
+    ArchOptions opt = a.arch_opt;
+    opt.threads = a.threads;
+    CPU_LLM_RETURN_IF_ERROR(RunArch(opt, &result));
+    fmt::print("{}", ArchTable(result));
+  } else if (a.data_io) {
     DataIoOptions opt = a.data_io_opt;
     opt.runs = a.runs > 0 ? a.runs : 3;
     if (a.steps > 0) opt.steps = a.steps;
@@ -186,7 +194,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
       "bench",
       "Measure training speed and memory on named workloads (each run in a fresh process), compare "
       "switches before/after (--ablation), check that mixed precision trains like fp32 (--stability), or write "
-      "docs/OPTIMIZATIONS.md from saved results (--report), measure the data path (--data-io) and accumulation's loss curve (--accum-curve).");
+      "docs/OPTIMIZATIONS.md from saved results (--report), measure the data path (--data-io), accumulation's loss curve (--accum-curve) and the architecture variants (--arch).");
   app->get_formatter()->column_width(34);
   app->add_option("--workload", a->workloads, "Workload(s) to run (default: all): " + WorkloadNamesHelp());
   app->add_option("--runs", a->runs, "Worker processes per workload (default 1), or per side with --ablation (default 5)");
@@ -236,6 +244,15 @@ CommandRunner AddBenchCommand(CLI::App& root) {
       ->delimiter(',')
       ->capture_default_str()
       ->needs(data_io);
+  CLI::Option* arch = app->add_flag("--arch", a->arch,
+                                    "Train each architecture variant (block options, smaller model, pruned vocabulary) "
+                                    "for the same time and compare speed, memory and validation loss");
+  app->add_option("--arch-budget", a->arch_opt.budget_s, "With --arch: seconds of training per variant")
+      ->capture_default_str()
+      ->needs(arch);
+  app->add_option("--arch-variants", a->arch_opt.variants, "With --arch: only these variants (default: all)")
+      ->delimiter(',')
+      ->needs(arch);
   CLI::Option* accum = app->add_flag("--accum-curve", a->accum_curve,
                                      "Train B=8 and B=2 x 4 accumulated with the same seed and compare the loss curves");
   app->add_option("--accum-steps", a->accum_steps, "With --accum-curve: training steps per run")

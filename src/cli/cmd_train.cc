@@ -84,6 +84,11 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->group(train);
   app->add_option("-t,--seq-len", opt->seq_len, "Tokens per sequence (T)")->capture_default_str()->group(train);
   app->add_option("--steps", opt->steps, "Optimizer steps in total")->capture_default_str()->group(train);
+  app->add_option("--time-budget", opt->time_budget_s,
+                  "Seconds to train: the steps that fit (at most --steps) are planned from the first steps' speed, "
+                  "and the schedule decays over them (0: no budget)")
+      ->capture_default_str()
+      ->group(train);
   app->add_option("--lr", opt->lr, "Peak learning rate")->capture_default_str()->group(train);
   app->add_option("--warmup", opt->warmup, "Linear warm-up steps")->capture_default_str()->group(train);
   app->add_option("--lr-final-frac", opt->lr_final_frac, "Cosine decay floor, as a fraction of --lr")

@@ -128,6 +128,7 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.loader_depth < 1 || opt.loader_depth > 1024)
     return UsageError("--loader-depth: must be in [1, 1024] (got {})", opt.loader_depth);
   if (opt.steps < 0) return UsageError("--steps: must not be negative (got {})", opt.steps);
+  if (!(opt.time_budget_s >= 0.0)) return UsageError("--time-budget: must not be negative (got {})", opt.time_budget_s);
   if (!(opt.lr > 0.0f) || !std::isfinite(opt.lr)) return UsageError("--lr: must be a positive number (got {})", opt.lr);
   if (opt.warmup < 0) return UsageError("--warmup: must not be negative (got {})", opt.warmup);
   if (opt.lr_final_frac < 0.0f || opt.lr_final_frac > 1.0f)
@@ -158,6 +159,9 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
 }
 
 }  // namespace
+
+// Steps (after the first) whose speed plans a time-budgeted run.
+constexpr int kBudgetProbeSteps = 5;
 
 Status RunTraining(const TrainOptions& opt) {
   Timer setup_timer;
@@ -312,7 +316,13 @@ Status RunTraining(const TrainOptions& opt) {
   fmt::print("setup: {:.1f} ms (model, data, optimizer), RSS {:.1f} MB\n", setup_timer.Ms(), CurrentRssBytes() / 1e6);
   std::fflush(stdout);
 
-  const LrSchedule schedule{opt.lr, opt.warmup, std::max(opt.steps, 1), opt.lr_final_frac};
+  LrSchedule schedule{opt.lr, opt.warmup, std::max(opt.steps, 1), opt.lr_final_frac};
+  // With a time budget the run plans its step count from the speed of its
+  // first steps, so that the schedule decays within the budget.
+  int total_steps = opt.steps;
+  Timer run_timer;
+  double timed_ms = 0.0;
+  int timed_steps = 0;
   std::vector<int32_t> inputs((size_t)B * T), targets((size_t)B * T);
   auto save = [&](int step) -> Status {
     TrainState st;
@@ -364,7 +374,8 @@ Status RunTraining(const TrainOptions& opt) {
     data_ms += wait.Ms();
     return s;
   };
-  for (int step = static_cast<int>(state.step) + 1; step <= opt.steps; step++) {
+  int last_step = static_cast<int>(state.step);
+  for (int step = static_cast<int>(state.step) + 1; step <= total_steps; step++) {
     Timer timer;
     const float lr = schedule.At(step);
     StepStats stats;
@@ -403,9 +414,20 @@ Status RunTraining(const TrainOptions& opt) {
                           ctx.precision == Precision::kFp16
                               ? "; fp16 holds at most 65504, so an activation may have overflowed: try bf16"
                               : "");
-    if (opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == opt.steps)) {
+    last_step = step;
+    if (opt.time_budget_s > 0.0 && step != static_cast<int>(state.step) + 1) {
+      timed_ms += ms;
+      if (++timed_steps == kBudgetProbeSteps) {
+        const double left_ms = opt.time_budget_s * 1000.0 - run_timer.Ms();
+        total_steps = std::min(opt.steps, step + std::max(0, static_cast<int>(left_ms / (timed_ms / timed_steps))));
+        schedule.total = std::max(total_steps, 1);
+        fmt::print("time budget: {:.0f} s, {:.1f} ms/step: {} steps planned\n", opt.time_budget_s,
+                   timed_ms / timed_steps, total_steps);
+      }
+    }
+    if (opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == total_steps)) {
       fmt::print("step {:5d}/{} | loss {:.4f} | lr {:.2e} | norm {:.4f}{} | {:.1f} ms | {:.0f} tok/s\n", step,
-                 opt.steps, loss, lr, norm, scaler ? fmt::format(" | scale {:g}", stats.loss_scale) : "", ms, tok_s);
+                 total_steps, loss, lr, norm, scaler ? fmt::format(" | scale {:g}", stats.loss_scale) : "", ms, tok_s);
       std::fflush(stdout);
     }
     nlohmann::json record = {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"data_ms", data_ms}, {"tok_s", tok_s}};
@@ -414,11 +436,11 @@ Status RunTraining(const TrainOptions& opt) {
       record["skipped"] = stats.skipped;
     }
     CPU_LLM_RETURN_IF_ERROR(metrics.Append(record));
-    if (opt.val_every > 0 && step % opt.val_every == 0 && step != opt.steps) CPU_LLM_RETURN_IF_ERROR(validate(step));
-    if (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0 && step != opt.steps)
+    if (opt.val_every > 0 && step % opt.val_every == 0 && step != total_steps) CPU_LLM_RETURN_IF_ERROR(validate(step));
+    if (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0 && step != total_steps)
       CPU_LLM_RETURN_IF_ERROR(save(step));
   }
-  const int final_step = std::max(opt.steps, static_cast<int>(state.step));
+  const int final_step = std::max(last_step, static_cast<int>(state.step));
   CPU_LLM_RETURN_IF_ERROR(validate(final_step));
   CPU_LLM_RETURN_IF_ERROR(save(final_step));
   if (step_ms_total > 0.0)

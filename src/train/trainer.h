@@ -58,6 +58,9 @@ struct TrainOptions {
   // multiple of batch x seq_len).
   int64_t batch_tokens = 0;
   int steps = 300;
+  // Seconds of training (0: none). The run measures its first steps, plans
+  // how many fit (at most `steps`) and sets the schedule's length to that.
+  double time_budget_s = 0.0;
   float lr = 2e-3f;
   int warmup = 20;
   float lr_final_frac = 0.1f;
