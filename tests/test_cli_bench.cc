@@ -160,6 +160,28 @@ TEST_F(CliBench, DataIoAndAccumCurveMeasureAndReport) {
   ExpectError(Run({"bench", "--data-io", "--ablation"}), 2, "separate runs");
 }
 
+// Two architecture variants for a short budget: both train, the pruned one
+// is smaller, and the report's item 10 shows the table.
+TEST_F(CliBench, ArchComparesVariantsAtEqualTime) {
+  const json r = RunJson({"bench", "--arch", "--arch-budget", "10", "--arch-variants", "gpt2,pruned", "--threads", "1"},
+                         "arch.json");
+  ASSERT_EQ(r["runs"].size(), 2u);
+  EXPECT_EQ(r["runs"][0]["variant"], "gpt2");
+  EXPECT_LT(r["runs"][1]["params_m"].get<double>(), r["runs"][0]["params_m"].get<double>());
+  for (const json& run : r["runs"]) {
+    EXPECT_GT(run["steps"].size(), 5u);
+    EXPECT_FALSE(run["val_loss"].empty());
+    EXPECT_GT(run["tok_s"].get<double>(), 0.0);
+  }
+  RunJson({"bench", "--workload", "tiny", "--warmup", "1", "--steps", "1", "--no-flat-nested", "--no-matmul-shapes"},
+          "baseline.json");
+  const std::string report = dir_ / "OPTIMIZATIONS.md";
+  ASSERT_EQ(Run({"bench", "--report", report, "--from", dir_.path()}).exit_code, 0);
+  EXPECT_NE(ReadText(report).find("**Variants, measured**"), std::string::npos);
+  ExpectError(Run({"bench", "--arch", "--arch-variants", "gpt5"}), 2, "gpt5");
+  ExpectError(Run({"bench", "--arch", "--arch-budget", "3"}), 2, "--arch-budget");
+}
+
 TEST_F(CliBench, BadFlagsAndFilesAreRefusedInOneLine) {
   ExpectError(Run({"bench", "--workload", "gpt5"}), 2, "gpt5");
   ExpectError(Run({"bench", "--ablation", "--switch", "warp-drive"}), 2, "warp-drive");

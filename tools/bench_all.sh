@@ -7,7 +7,9 @@
 #   5. the data path on a generated 8 GB dataset (--data-io; needs ~18 GB
 #      free under DATA_DIR, default /tmp; the data is deleted afterwards),
 #   6. the loss curves of B=8 and B=2x4 accumulated (--accum-curve),
-#   7. the report, from the JSON files written to docs/bench/.
+#   7. the architecture variants at equal time (--arch; ARCH_BUDGET seconds
+#      each, default 600: about two hours for the twelve),
+#   8. the report, from the JSON files written to docs/bench/.
 # Run it on a quiet machine: anything else using the cores skews the numbers.
 # RUNS (default 3) and ABLATION_RUNS (default 5) set the repetitions.
 set -euo pipefail
@@ -34,5 +36,6 @@ fi
 "$BIN" bench --stability --json "$OUT/stability.json" --plot-dir "$OUT" | tee "$OUT/stability.txt"
 "$BIN" bench --data-io --data-dir "${DATA_DIR:-/tmp}" --json "$OUT/data_io.json" | tee "$OUT/data_io.txt"
 "$BIN" bench --accum-curve --json "$OUT/accum_curve.json" --plot-dir "$OUT" | tee "$OUT/accum_curve.txt"
+"$BIN" bench --arch --arch-budget "${ARCH_BUDGET:-600}" --json "$OUT/arch.json" | tee "$OUT/arch.txt"
 "$BIN" bench --report docs/OPTIMIZATIONS.md --from "$OUT"
 echo "wrote docs/OPTIMIZATIONS.md"

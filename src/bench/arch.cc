@@ -36,7 +36,7 @@ const std::vector<Variant>& Variants() {
       {"rope", "rotary positions", {"--pos", "rope"}},
       {"no-bias", "no biases", {"--bias", "off"}},
       {"untied", "untied LM head", {"--head", "untied"}},
-      {"llama", "Llama-style block (all of the above but relu2/silu)", {"--model", "llama-d3"}},
+      {"llama", "Llama-style block (RMSNorm, SwiGLU, RoPE, no biases, untied head)", {"--model", "llama-d3"}},
       {"d2", "a smaller model (2 layers, C=128)", {"--model", "d2"}},
       {"pruned", "vocabulary pruned to the corpus's tokens", {"--prune-vocab", "1"}},
       {"llama-pruned", "Llama-style block, pruned vocabulary", {"--model", "llama-d3", "--prune-vocab", "1"}},
@@ -47,6 +47,14 @@ const std::vector<Variant>& Variants() {
 constexpr int kValEvery = 25;
 
 double Num(const json& v) { return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN(); }
+
+// The description from this build's table (the labels are words, not
+// measurements), else the one the result carries.
+std::string What(const json& run) {
+  for (const Variant& v : Variants())
+    if (run["variant"] == v.name) return v.what;
+  return run.value("what", "");
+}
 
 std::string Loss(const json& v) { return v.is_number() ? fmt::format("{:.4f}", v.get<double>()) : "—"; }
 
@@ -153,7 +161,7 @@ std::string ArchSection(const json& r) {
   const json* best = nullptr;
   for (const json& x : r["runs"]) {
     out += fmt::format("| {} | {} | {:.2f}M | {:.0f} | {:.0f} MB | {} | {} | {} |\n",
-                       x["variant"].get<std::string>(), x["what"].get<std::string>(), x["params_m"].get<double>(),
+                       x["variant"].get<std::string>(), What(x), x["params_m"].get<double>(),
                        x["tok_s"].get<double>(), x["peak_rss_mb"].get<double>(), x["steps"].size(),
                        Loss(x["best_val_loss"]), Loss(x["val_loss_at_common_step"]));
     if (!best || Num(x["best_val_loss"]) < Num((*best)["best_val_loss"])) best = &x;
@@ -161,7 +169,7 @@ std::string ArchSection(const json& r) {
   if (best)
     out += fmt::format("\nBest loss in the same CPU time: **{}** ({}), val loss {:.4f}. One run per variant: "
                        "differences of a few hundredths are within run-to-run noise.\n\n",
-                       (*best)["variant"].get<std::string>(), (*best)["what"].get<std::string>(),
+                       (*best)["variant"].get<std::string>(), What(*best),
                        Num((*best)["best_val_loss"]));
   return out;
 }
