@@ -420,6 +420,24 @@ TEST_F(Cli, BlockOptionsTrainResumeAndSample) {
   ExpectError(Run(Train(dir_ / "x", {"--head", "untied", "--export-bf16"})), 2, "bf16");
 }
 
+// --time-budget plans the steps that fit and stops within the budget (with
+// --steps far beyond it), saving the last step's checkpoint.
+TEST_F(Cli, TimeBudgetStopsTraining) {
+  steps_ = "1000000";
+  ProcessResult r = Run(Train(Out(), {"--time-budget", "2", "--log-every", "0", "--val-every", "0"}));
+  ExpectSuccess(r);
+  EXPECT_HAS_SUBSTR(r.out, "steps planned");
+  const std::vector<nlohmann::json> records = ReadMetrics(Out() + "/metrics.jsonl");
+  ASSERT_FALSE(records.empty());
+  int last = 0;
+  for (const auto& j : records)
+    if (j.contains("loss")) last = j["step"].get<int>();
+  EXPECT_GT(last, 5);
+  EXPECT_LT(last, 1000000);
+  EXPECT_TRUE(std::filesystem::is_regular_file(Out() + fmt::format("/model_{:08d}.bin", last)));
+  ExpectError(Run(Train(dir_ / "x", {"--time-budget", "-1"})), 2, "--time-budget");
+}
+
 TEST_F(Cli, ResumeWithOtherBatchIsAUsageError) {
   ExpectSuccess(Run(Train(Out())));
   ExpectError(Run(Train(Out(), {"--resume"}, "3")), 2, "--batch");

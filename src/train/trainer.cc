@@ -162,6 +162,7 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
 
 // Steps (after the first) whose speed plans a time-budgeted run.
 constexpr int kBudgetProbeSteps = 5;
+constexpr int kBudgetReplanEvery = 25;
 
 Status RunTraining(const TrainOptions& opt) {
   Timer setup_timer;
@@ -417,12 +418,15 @@ Status RunTraining(const TrainOptions& opt) {
     last_step = step;
     if (opt.time_budget_s > 0.0 && step != static_cast<int>(state.step) + 1) {
       timed_ms += ms;
-      if (++timed_steps == kBudgetProbeSteps) {
+      // Planned after the probe, then re-planned now and then from the mean
+      // so far, so a slow start (a busy machine) does not leave budget unused.
+      if (++timed_steps == kBudgetProbeSteps || (timed_steps > kBudgetProbeSteps && timed_steps % kBudgetReplanEvery == 0)) {
         const double left_ms = opt.time_budget_s * 1000.0 - run_timer.Ms();
         total_steps = std::min(opt.steps, step + std::max(0, static_cast<int>(left_ms / (timed_ms / timed_steps))));
         schedule.total = std::max(total_steps, 1);
-        fmt::print("time budget: {:.0f} s, {:.1f} ms/step: {} steps planned\n", opt.time_budget_s,
-                   timed_ms / timed_steps, total_steps);
+        if (timed_steps == kBudgetProbeSteps)
+          fmt::print("time budget: {:.0f} s, {:.1f} ms/step: {} steps planned\n", opt.time_budget_s,
+                     timed_ms / timed_steps, total_steps);
       }
     }
     if (opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == total_steps)) {
@@ -441,6 +445,9 @@ Status RunTraining(const TrainOptions& opt) {
       CPU_LLM_RETURN_IF_ERROR(save(step));
   }
   const int final_step = std::max(last_step, static_cast<int>(state.step));
+  if (opt.time_budget_s > 0.0)
+    fmt::print("time budget: {} steps in {:.1f} s of {:.0f} s\n", final_step - static_cast<int>(state.step),
+               run_timer.Ms() / 1000.0, opt.time_budget_s);
   CPU_LLM_RETURN_IF_ERROR(validate(final_step));
   CPU_LLM_RETURN_IF_ERROR(save(final_step));
   if (step_ms_total > 0.0)
