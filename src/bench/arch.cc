@@ -7,12 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
-#include <sstream>
 
 #include "bench/machine.h"
 #include "bench/process.h"
 #include "bench/stability.h"
-#include "bench/stats.h"
 #include "core/file_io.h"
 
 namespace cpu_llm {
@@ -97,16 +95,9 @@ Status RunArch(const ArchOptions& opt, json* out) {
     CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(dir + "/metrics.jsonl", &bytes));
     json run = {{"variant", v.name}, {"what", v.what}, {"args", v.args}, {"model", OutputLine(output, "model: ")},
                 {"peak_rss_mb", std::atof(OutputLine(output, "peak RSS: ").c_str())}};
-    CPU_LLM_RETURN_IF_ERROR(ParseMetrics(std::string(bytes.begin(), bytes.end()), dir + "/metrics.jsonl", &run));
-    // Throughput of the steps after the first, from the same log.
-    std::vector<double> tok_s;
-    std::istringstream lines(std::string(bytes.begin(), bytes.end()));
-    std::string line;
-    while (std::getline(lines, line)) {
-      const json j = json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("tok_s") && j.value("step", 0) > 1) tok_s.push_back(j["tok_s"].get<double>());
-    }
-    run["tok_s"] = Median(tok_s);
+    const std::string metrics(bytes.begin(), bytes.end());
+    CPU_LLM_RETURN_IF_ERROR(ParseMetrics(metrics, dir + "/metrics.jsonl", &run));
+    run["tok_s"] = SteadyTokensPerSecond(metrics);
     const std::string params = OutputLine(output, "model: ");
     const size_t at = params.find("params=");
     run["params_m"] = at == std::string::npos ? 0.0 : std::atof(params.c_str() + at + 7);

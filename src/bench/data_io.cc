@@ -9,11 +9,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 
 #include "bench/machine.h"
 #include "bench/process.h"
-#include "bench/stats.h"
+#include "bench/stability.h"
 #include "core/file_io.h"
 #include "core/rng.h"
 #include "core/sysinfo.h"
@@ -156,17 +155,9 @@ Status TrainChild(const std::string& self, const std::vector<std::string>& args,
   (*run)["setup_ms"] = std::atof(setup.c_str());
   (*run)["peak_rss_mb"] = std::atof(OutputLine(out, "peak RSS: ").c_str());
   (*run)["data_wait_pct"] = NumberAfter(wait, "after the first (");
-  // Steady-state throughput: the first step pays for cold caches.
-  std::vector<double> tok_s;
   std::vector<uint8_t> bytes;
   CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(out_dir + "/metrics.jsonl", &bytes));
-  std::istringstream lines(std::string(bytes.begin(), bytes.end()));
-  std::string line;
-  while (std::getline(lines, line)) {
-    const json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("tok_s") && j.value("step", 0) > 1) tok_s.push_back(j["tok_s"].get<double>());
-  }
-  (*run)["tok_s"] = Median(tok_s);
+  (*run)["tok_s"] = SteadyTokensPerSecond(std::string(bytes.begin(), bytes.end()));
   std::error_code ec;
   std::filesystem::remove_all(out_dir, ec);
   return Status();

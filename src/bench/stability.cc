@@ -14,6 +14,7 @@
 
 #include "bench/machine.h"
 #include "bench/process.h"
+#include "bench/stats.h"
 #include "bench/svg_plot.h"
 #include "core/file_io.h"
 
@@ -218,6 +219,17 @@ Status RunStability(const StabilityOptions& opt, json* out) {
   CompareRuns(&result);
   *out = std::move(result);
   return Status();
+}
+
+double SteadyTokensPerSecond(const std::string& jsonl) {
+  std::vector<double> tok_s;
+  std::istringstream lines(jsonl);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("tok_s") && j.value("step", 0) > 1) tok_s.push_back(j["tok_s"].get<double>());
+  }
+  return Median(tok_s);
 }
 
 std::vector<double> SmoothEma(const std::vector<double>& values, double beta) {

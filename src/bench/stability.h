@@ -43,6 +43,10 @@ std::vector<std::string> SplitArgs(const std::string& text);
 // (step records and {"step", "val_loss"} records).
 Status ParseMetrics(const std::string& jsonl, const std::string& what, nlohmann::json* run);
 
+// Median tokens/s of a run's steps after the first (which pays for cold
+// caches), from the text of its metrics.jsonl; 0 without such steps.
+double SteadyTokensPerSecond(const std::string& jsonl);
+
 // Adds val_loss_diff_pct (against the fp32 run, when there is one) and the
 // diverged flag to every run of a result.
 void CompareRuns(nlohmann::json* result);

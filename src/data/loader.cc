@@ -71,16 +71,12 @@ Status DataLoader::Load(int64_t source) {
   const Source& s = sources_[source];
   if (!s.on_disk) return Status();  // in-memory tokens are always loaded
   loaded_ = -1;
-  const uint64_t header = opt_.format == TokenFileFormat::kLlmc ? kShardHeaderBytes : 0;
-  const uint64_t want = header + static_cast<uint64_t>(s.n_tokens) * sizeof(uint16_t);
   if (opt_.access == DataAccess::kMmap) {
+    const uint64_t want = WindowByte(0) + static_cast<uint64_t>(s.n_tokens) * sizeof(uint16_t);
     CPU_LLM_RETURN_IF_ERROR(mapped_.Open(s.name));
     if (mapped_.size() != want)
       return RuntimeError("{}: shard changed since it was opened ({} bytes, expected {})", s.name, mapped_.size(), want);
     CPU_LLM_RETURN_IF_ERROR(PointAtMapping());
-    loaded_ = source;
-    PrefetchAhead(0, opt_.prefetch_windows);
-    return Status();
   } else {
     CPU_LLM_RETURN_IF_ERROR(opt_.format == TokenFileFormat::kLlmc ? ReadShard(s.name, opt_.vocab_size, &current_)
                                                                  : ReadNanoGpt(s.name, opt_.vocab_size, &current_));
@@ -90,6 +86,7 @@ Status DataLoader::Load(int64_t source) {
     tokens_ = current_.data();
   }
   loaded_ = source;
+  PrefetchAhead(0, opt_.prefetch_windows);  // mapped shards only
   return Status();
 }
 
