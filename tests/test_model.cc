@@ -1,5 +1,7 @@
-// GPT2 model behaviour beyond PyTorch parity: configs, input checks, the KV
-// cache against the full forward pass, and determinism.
+// GPT2 model behaviour beyond PyTorch parity: configs, input checks, memory
+// and gradient accumulation. The KV cache against the full forward pass and
+// determinism across thread counts are checked for every block, GPT-2's
+// included, in test_model_blocks.cc.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include "core/rng.h"
 #include "model/config.h"
 #include "model/gpt2.h"
-#include "model/kv_cache.h"
 
 namespace cpu_llm {
 namespace {
@@ -131,56 +132,6 @@ TEST(Model, ActivationBytesMatchesArenasAndGrowsLinearly) {
 
 // Each incremental decode step must give the same logits as the full causal
 // forward pass at that position.
-TEST(Model, KVCacheMatchesFullForward) {
-  const ModelConfig cfg = TinyConfig();
-  GPT2 m;
-  ASSERT_TRUE(m.Init(cfg).ok());
-  Rng rng(3);
-  m.InitWeights(rng);
-  const int T = cfg.max_seq_len;
-  std::vector<int32_t> tokens = RandomTokens(rng, T, cfg.vocab_size);
-  ASSERT_TRUE(m.PrepareBatch(1, T, 2).ok());
-  float loss;
-  std::vector<float> full((size_t)T * cfg.padded_vocab_size);
-  ASSERT_TRUE(m.Forward(Context{2}, tokens.data(), nullptr, 1, T, &loss, full.data()).ok());
-
-  KVCache cache;
-  ASSERT_TRUE(cache.Init(cfg, T).ok());
-  std::vector<float> logits(cfg.padded_vocab_size);
-  for (int t = 0; t < T; t++) {
-    ASSERT_TRUE(cache.Step(Context{1}, m, tokens[t], t, logits.data()).ok());
-    double max_diff = 0;
-    for (int v = 0; v < cfg.vocab_size; v++)
-      max_diff = std::max(max_diff, (double)std::fabs(logits[v] - full[(size_t)t * cfg.padded_vocab_size + v]));
-    ASSERT_LT(max_diff, 1e-5) << "position " << t;
-  }
-  EXPECT_FALSE(cache.Step(Context{1}, m, tokens[0], T, logits.data()).ok());  // past the cache
-  EXPECT_FALSE(cache.Step(Context{1}, m, 999, 0, logits.data()).ok());        // bad token
-}
-
-// Same seed, same thread count: bit-identical gradients. Different thread
-// counts too, since every kernel owns disjoint outputs and sums in a fixed order.
-TEST(Model, GradientsAreDeterministicAcrossThreadCounts) {
-  const ModelConfig cfg = TinyConfig();
-  std::vector<float> first;
-  for (int threads : {1, 2, 2}) {
-    GPT2 m;
-    ASSERT_TRUE(m.Init(cfg).ok());
-    Rng rng(11);
-    m.InitWeights(rng);
-    std::vector<int32_t> tokens = RandomTokens(rng, 3 * 20, cfg.vocab_size);
-    std::vector<int32_t> targets = RandomTokens(rng, 3 * 20, cfg.vocab_size);
-    ASSERT_TRUE(m.PrepareBatch(3, 20, threads).ok());
-    float loss;
-    m.ZeroGrad();
-    ASSERT_TRUE(m.ForwardForTraining(Context{threads}, tokens.data(), targets.data(), 3, 20, 1.0f, &loss).ok());
-    ASSERT_TRUE(m.Backward(Context{threads}, tokens.data()).ok());
-    std::vector<float> g(m.grads(), m.grads() + m.num_params());
-    if (first.empty()) first = g;
-    else ASSERT_EQ(0, std::memcmp(first.data(), g.data(), g.size() * sizeof(float))) << threads << " threads";
-  }
-}
-
 // Backward adds to the gradients: two calls give twice one call, and
 // grad_scale scales linearly (the basis of gradient accumulation).
 TEST(Model, BackwardAccumulatesAndScales) {

@@ -113,7 +113,7 @@ const std::vector<PlanItem>& PlanItems() {
        "summation order: no atomics, no locks, results independent of the thread count. The gradient norm is a "
        "fixed 64-chunk reduction. Multi-machine gradient reduction (MPI) is not built yet.",
        "`train --threads N`; `bench --ablation --switch threads` (d6) and `--switch threads-124m` (GPT-2 124M)",
-       "Model.GradientsAreDeterministicAcrossThreadCounts, KernelsMatmul.BackwardIndependentOfThreadCount, "
+       "ModelBlocks.GradientsAreDeterministicAcrossThreadCounts (every block option), KernelsMatmul.BackwardIndependentOfThreadCount, "
        "KernelsAttention.IndependentOfThreadCount and every KernelsSimd.* test (1 vs 2 threads on each target): "
        "bit-identical results on 1 and 2 threads."},
       {9, "BLAS backends", "built",
