@@ -19,9 +19,13 @@ Status TokenMap::FromCounts(const std::vector<int64_t>& counts, int64_t min_coun
   map->to_source_.clear();
   for (size_t id = 0; id < counts.size(); id++)
     if (counts[id] >= min_count || static_cast<int>(id) == eot) map->to_source_.push_back(static_cast<int32_t>(id));
-  map->to_model_.assign(counts.size(), map->unknown());
-  for (size_t m = 0; m < map->to_source_.size(); m++) map->to_model_[map->to_source_[m]] = static_cast<int32_t>(m);
+  map->IndexSources(static_cast<int>(counts.size()));
   return Status();
+}
+
+void TokenMap::IndexSources(int source_vocab) {
+  to_model_.assign(source_vocab, unknown());
+  for (size_t m = 0; m < to_source_.size(); m++) to_model_[to_source_[m]] = static_cast<int32_t>(m);
 }
 
 int64_t TokenMap::MapInPlace(int32_t* ids, int64_t n) const {
@@ -65,8 +69,7 @@ Status TokenMap::Load(const std::string& path) {
       return RuntimeError("{}: corrupt vocabulary map (entry {} is {})", path, m, kept[m]);
   to_source_ = std::move(kept);
   min_count_ = h[4];
-  to_model_.assign(source, unknown());
-  for (size_t m = 0; m < to_source_.size(); m++) to_model_[to_source_[m]] = static_cast<int32_t>(m);
+  IndexSources(source);
   return Status();
 }
 

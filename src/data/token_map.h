@@ -49,6 +49,10 @@ class TokenMap {
   Status Load(const std::string& path);
 
  private:
+  // Fills to_model_ (source_vocab entries) from to_source_: kept ids to
+  // their model ids, all others to unknown().
+  void IndexSources(int source_vocab);
+
   std::vector<int32_t> to_model_;   // (source vocab)
   std::vector<int32_t> to_source_;  // (model vocab - 1)
   int64_t min_count_ = 1;
