@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/shard.h"
+#include "test_cli_util.h"
 #include "test_io_util.h"
 
 namespace cpu_llm {
@@ -15,6 +16,7 @@ namespace {
 
 using ::cpu_llm::testing::ProcessResult;
 using ::cpu_llm::testing::ReadText;
+using ::cpu_llm::testing::StepLosses;
 using ::cpu_llm::testing::WriteBytes;
 using ::cpu_llm::testing::WriteText;
 
@@ -51,6 +53,48 @@ TEST_F(CliPrepare, PreparedShardsTrainAndSample) {
            "--sample-tokens", "5", "--threads", "1", "--out", dir_ / "run"});
   ExpectSuccess(r);
   EXPECT_HAS_SUBSTR(r.out, "val loss");
+}
+
+// prepare --prune-vocab counts the train split while writing it; training
+// with its map is the same run as counting the same shards in `train`, and
+// the map also prunes text data read on the fly (which `train` cannot count).
+TEST_F(CliPrepare, VocabularyMapFromPrepareTrainsLikeTrainsOwnCount) {
+  const std::string corpus = Corpus(400);
+  ProcessResult r = Run(Prepare({corpus}, dir_ / "data", {"--prune-vocab", "1", "--val-fraction", "0.2"}));
+  ExpectSuccess(r);
+  EXPECT_HAS_SUBSTR(r.out, "vocabulary map: " + (dir_ / "data/vocab_map.bin"));
+  EXPECT_HAS_SUBSTR(r.out, "--vocab-map " + (dir_ / "data/vocab_map.bin"));
+  auto train = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"train", "--tokenizer", "bytes", "--model", "d1", "--channels", "32", "--heads", "2",
+                                  "-b", "2", "-t", "32", "--steps", "3", "--val-batches", "1", "--sample-tokens", "0",
+                                  "--threads", "1", "--out", dir_ / out};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return Run(a);
+  };
+  const std::string shards = dir_ / "data/train_*.bin", val = dir_ / "data/val_*.bin";
+  ProcessResult counted = train("counted", {"--train-data", shards, "--val-data", val, "--prune-vocab", "1"});
+  ProcessResult mapped =
+      train("mapped", {"--train-data", shards, "--val-data", val, "--vocab-map", dir_ / "data/vocab_map.bin"});
+  ExpectSuccess(counted);
+  ExpectSuccess(mapped);
+  // Digits, the letters and punctuation of the verse, newline, end-of-text: well under 257.
+  EXPECT_HAS_SUBSTR(mapped.out, "vocabulary: pruned to the ");
+  EXPECT_EQ(ReadText(dir_ / "counted/vocab_map.bin"), ReadText(dir_ / "mapped/vocab_map.bin"));
+  ASSERT_EQ(StepLosses(mapped.out).size(), 3u) << mapped.out;
+  EXPECT_EQ(StepLosses(counted.out), StepLosses(mapped.out));
+  ProcessResult text = train("text", {"--train-data", corpus, "--data-format", "text", "--vocab-map",
+                                      dir_ / "data/vocab_map.bin"});
+  ExpectSuccess(text);
+  EXPECT_HAS_SUBSTR(text.out, "vocabulary: pruned to the ");
+  EXPECT_TRUE(fs::exists(dir_ / "text/vocab_map.bin"));
+
+  ExpectError(train("x1", {"--vocab-map", dir_ / "nope.bin"}), 1, dir_ / "nope.bin");
+  ExpectError(train("x2", {"--vocab-map", dir_ / "data/vocab_map.bin", "--prune-vocab", "1"}), 2, "--vocab-map");
+  ExpectError(Run({"train", "--vocab-map", dir_ / "data/vocab_map.bin", "--steps", "1", "--out", dir_ / "x3"}), 2,
+              "--vocab-map");  // a bytes map given to the GPT-2 tokenizer
+  WriteText(dir_ / "junk.bin", "not a map");
+  ExpectError(train("x4", {"--vocab-map", dir_ / "junk.bin"}), 1, dir_ / "junk.bin");
+  ExpectError(Run(Prepare({corpus}, dir_ / "o", {"--prune-vocab", "-2"})), 2, "--prune-vocab");
 }
 
 TEST_F(CliPrepare, TrainsOnNanoGptTokenFiles) {

@@ -37,8 +37,12 @@ Status RunPrepareCommand(PrepareOptions opt, const std::string& delimiter) {
   fmt::print("vocabulary coverage: {} of {} token ids used ({:.1f}%)\n", s.distinct_ids, s.vocab_size,
              100.0 * s.distinct_ids / s.vocab_size);
   fmt::print("tokenizer: {}\n", s.tokenizer_file);
-  fmt::print("train with: cpu_llm train --tokenizer {} --train-data '{}/train_*.bin'{}\n", opt.tokenizer, opt.out_dir,
-             s.val_shards.empty() ? "" : fmt::format(" --val-data '{}/val_*.bin'", opt.out_dir));
+  if (!s.vocab_map_file.empty())
+    fmt::print("vocabulary map: {} ({} ids seen at least {} time(s) in train, plus one 'unknown')\n", s.vocab_map_file,
+               s.kept_ids, opt.prune_vocab);
+  fmt::print("train with: cpu_llm train --tokenizer {} --train-data '{}/train_*.bin'{}{}\n", opt.tokenizer, opt.out_dir,
+             s.val_shards.empty() ? "" : fmt::format(" --val-data '{}/val_*.bin'", opt.out_dir),
+             s.vocab_map_file.empty() ? "" : " --vocab-map " + s.vocab_map_file);
   return Status();
 }
 
@@ -63,6 +67,9 @@ CommandRunner AddPrepareCommand(CLI::App& root) {
   app->add_option("--shard-tokens", opt->shard_tokens, "Tokens per shard")->capture_default_str();
   app->add_option("--seed", opt->seed, "Seed of the train/val split")->capture_default_str();
   app->add_option("--threads", opt->threads, "Tokenizer threads (0: all cores)")->capture_default_str();
+  app->add_option("--prune-vocab", opt->prune_vocab,
+                  "Also write vocab_map.bin: the ids seen at least N times in the train split, for `train --vocab-map`")
+      ->capture_default_str();
   app->add_flag("--force", opt->force, "Overwrite the outputs of an earlier run in --out");
   app->add_flag("-q,--quiet", opt->quiet, "No progress display");
   return [opt, delimiter] { return RunPrepareCommand(*opt, *delimiter); };

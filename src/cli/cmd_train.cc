@@ -51,6 +51,9 @@ CommandRunner AddTrainCommand(CLI::App& root) {
                   "head; others map to one 'unknown' id); 0: the tokenizer's whole vocabulary")
       ->capture_default_str()
       ->group(data);
+  app->add_option("--vocab-map", opt->vocab_map,
+                  "Prune the vocabulary with the map `prepare --prune-vocab` wrote (no counting pass; text data too)")
+      ->group(data);
   app->add_option("--jsonl-field", opt->jsonl_field, "JSONL data: field holding the text")
       ->capture_default_str()
       ->group(data);

@@ -12,6 +12,7 @@
 #include "data/llmc_tokenizer.h"
 #include "data/shard_writer.h"
 #include "data/split.h"
+#include "data/token_map.h"
 #include "data/tokenizer.h"
 
 namespace cpu_llm {
@@ -29,22 +30,25 @@ Status PrepareOutputDir(const std::string& dir, bool force) {
     for (const auto& e : fs::directory_iterator(dir, ec)) {
       const std::string name = e.path().filename().string();
       const bool ours = (name.rfind("train_", 0) == 0 || name.rfind("val_", 0) == 0) && e.path().extension() == ".bin";
-      if (ours || name == "prepare.json" || name.find("_tokenizer.bin") != std::string::npos) fs::remove(e.path(), ec);
+      if (ours || name == "prepare.json" || name == "vocab_map.bin" || name.find("_tokenizer.bin") != std::string::npos) fs::remove(e.path(), ec);
     }
   }
   return EnsureWritableDir(dir);
 }
 
-// Routes the token stream into train and val by blocks (split.h).
+// Routes the token stream into train and val by blocks (split.h), counting
+// the train tokens (a vocabulary map must not see the val split).
 class Splitter {
  public:
-  Splitter(ShardWriter* train, ShardWriter* val, double val_fraction, uint64_t seed)
-      : train_(train), val_(val), val_fraction_(val_fraction), seed_(seed) {}
+  Splitter(ShardWriter* train, ShardWriter* val, double val_fraction, uint64_t seed, std::vector<int64_t>* train_counts)
+      : train_(train), val_(val), val_fraction_(val_fraction), seed_(seed), train_counts_(train_counts) {}
   Status Append(const uint16_t* tokens, size_t n) {
     while (n > 0) {
       const int64_t block = position_ / kSplitBlockTokens;
       const size_t take = std::min<size_t>(n, static_cast<size_t>((block + 1) * kSplitBlockTokens - position_));
       ShardWriter* out = IsValBlock(block, val_fraction_, seed_) ? val_ : train_;
+      if (out == train_)
+        for (size_t i = 0; i < take; i++) (*train_counts_)[tokens[i]]++;
       CPU_LLM_RETURN_IF_ERROR(out->Append(tokens, take));
       position_ += static_cast<int64_t>(take);
       tokens += take;
@@ -57,6 +61,7 @@ class Splitter {
   ShardWriter *train_, *val_;
   double val_fraction_;
   uint64_t seed_;
+  std::vector<int64_t>* train_counts_;
   int64_t position_ = 0;
 };
 
@@ -74,6 +79,7 @@ Status RunPrepare(const PrepareOptions& opt, PrepareSummary* summary) {
   if (opt.shard_tokens < 1 || opt.shard_tokens > INT32_MAX)
     return UsageError("--shard-tokens: must be in 1..{} (got {})", INT32_MAX, opt.shard_tokens);
   if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
+  if (opt.prune_vocab < 0) return UsageError("--prune-vocab: must not be negative (got {})", opt.prune_vocab);
   if (opt.out_dir.empty()) return UsageError("--out: an output folder is required");
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(opt.tokenizer, &tok));
@@ -84,8 +90,8 @@ Status RunPrepare(const PrepareOptions& opt, PrepareSummary* summary) {
 
   const Context ctx{opt.threads > 0 ? opt.threads : DefaultThreadCount()};
   ShardWriter train(opt.out_dir, "train", opt.shard_tokens), val(opt.out_dir, "val", opt.shard_tokens);
-  Splitter splitter(&train, &val, opt.val_fraction, opt.seed);
-  std::vector<uint64_t> counts(tok->vocab_size(), 0);
+  std::vector<int64_t> counts(tok->vocab_size(), 0), train_counts(tok->vocab_size(), 0);
+  Splitter splitter(&train, &val, opt.val_fraction, opt.seed, &train_counts);
   Progress progress("prepare", reader.total_bytes(), opt.quiet);
   Timer timer;
 
@@ -128,9 +134,16 @@ Status RunPrepare(const PrepareOptions& opt, PrepareSummary* summary) {
   summary->val_shards = val.paths();
   summary->vocab_size = tok->vocab_size();
   summary->distinct_ids = 0;
-  for (uint64_t c : counts) summary->distinct_ids += c > 0;
+  for (int64_t c : counts) summary->distinct_ids += c > 0;
   summary->tokenizer_file = opt.out_dir + "/" + tok->name() + "_tokenizer.bin";
   CPU_LLM_RETURN_IF_ERROR(WriteLlmcTokenizer(summary->tokenizer_file, *tok));
+  if (opt.prune_vocab > 0) {
+    TokenMap map;
+    CPU_LLM_RETURN_IF_ERROR(TokenMap::FromCounts(train_counts, opt.prune_vocab, tok->eot_token(), &map));
+    summary->vocab_map_file = opt.out_dir + "/vocab_map.bin";
+    summary->kept_ids = map.model_vocab() - 1;
+    CPU_LLM_RETURN_IF_ERROR(map.Save(summary->vocab_map_file));
+  }
   summary->seconds = timer.Ms() / 1000.0;
 
   const nlohmann::json meta = {{"tokenizer", tok->name()},
@@ -145,6 +158,9 @@ Status RunPrepare(const PrepareOptions& opt, PrepareSummary* summary) {
                                {"val_shards", summary->val_shards},
                                {"distinct_token_ids", summary->distinct_ids},
                                {"val_fraction", opt.val_fraction},
+                               {"vocab_map", summary->vocab_map_file},
+                               {"vocab_map_min_count", opt.prune_vocab},
+                               {"vocab_map_kept_ids", summary->kept_ids},
                                {"seed", opt.seed}};
   const std::string text = meta.dump(2) + "\n";
   return WriteFileAtomic(opt.out_dir + "/prepare.json", text.data(), text.size());

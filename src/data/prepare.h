@@ -2,7 +2,9 @@
 // constant memory. Documents are tokenized in parallel, each preceded by the
 // end-of-text token, split into train and val (see split.h), and written as
 // <out>/train_NNNNNN.bin and <out>/val_NNNNNN.bin, plus the tokenizer in
-// llm.c's format and a prepare.json summary.
+// llm.c's format and a prepare.json summary. With prune_vocab > 0 it also
+// writes <out>/vocab_map.bin (token_map.h) from the train split's counts, so
+// `train --vocab-map` skips its own counting pass (and works on text data).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +25,7 @@ struct PrepareOptions {
   int64_t shard_tokens = 100'000'000;
   uint64_t seed = 1337;
   int threads = 0;  // 0 = all cores
+  int64_t prune_vocab = 0;  // > 0: keep ids seen at least this often in train
   bool force = false;
   bool quiet = false;
 };
@@ -35,6 +38,8 @@ struct PrepareSummary {
   int64_t distinct_ids = 0;
   int vocab_size = 0;
   std::string tokenizer_file;
+  std::string vocab_map_file;  // empty unless prune_vocab > 0
+  int kept_ids = 0;            // ids the map keeps (without "unknown")
   double seconds = 0.0;
 };
 

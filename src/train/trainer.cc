@@ -142,6 +142,9 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
   if (opt.prune_vocab < 0) return UsageError("--prune-vocab: must not be negative (got {})", opt.prune_vocab);
   if (opt.prune_vocab > 0 && opt.vocab_size) return UsageError("--prune-vocab and --vocab cannot be combined");
+  if (!opt.vocab_map.empty() && opt.vocab_size) return UsageError("--vocab-map and --vocab cannot be combined");
+  if (!opt.vocab_map.empty() && opt.prune_vocab > 0)
+    return UsageError("--vocab-map and --prune-vocab cannot be combined (the map already says what is kept)");
   if (IsTextFormat(opt.data_format)) {
     if (opt.train_data.empty()) return UsageError("--data-format {}: give the files with --train-data", opt.data_format);
     if (opt.shuffle) return UsageError("--shuffle: needs token files (text is read in order; `prepare` it to shuffle)");
@@ -205,8 +208,20 @@ Status RunTraining(const TrainOptions& opt) {
       return RuntimeError("{}: maps {} tokenizer ids to {}, but the tokenizer has {} and {} holds {}", map_path,
                           token_map->source_vocab(), token_map->model_vocab(), tok->vocab_size(), model_path,
                           cfg.vocab_size);
-  } else if (opt.prune_vocab > 0 && !model_path.empty()) {
-    return UsageError("--prune-vocab: applies to a new model ({} was trained on the full vocabulary)", model_path);
+  } else if ((opt.prune_vocab > 0 || !opt.vocab_map.empty()) && !model_path.empty()) {
+    return UsageError("{}: applies to a new model ({} was trained on the full vocabulary)",
+                      opt.prune_vocab > 0 ? "--prune-vocab" : "--vocab-map", model_path);
+  } else if (!opt.vocab_map.empty()) {
+    // A map from `prepare`: the counting pass was done while the shards were written.
+    token_map.emplace();
+    CPU_LLM_RETURN_IF_ERROR(token_map->Load(opt.vocab_map));
+    if (token_map->source_vocab() != tok->vocab_size())
+      return UsageError("--vocab-map: {} maps {} tokenizer ids, the {} tokenizer has {}", opt.vocab_map,
+                        token_map->source_vocab(), tok->name(), tok->vocab_size());
+    if (std::filesystem::absolute(opt.vocab_map).lexically_normal() != std::filesystem::absolute(map_path).lexically_normal())
+      CPU_LLM_RETURN_IF_ERROR(token_map->Save(map_path));
+    cfg.vocab_size = token_map->model_vocab();
+    cfg.padded_vocab_size = PadVocab(cfg.vocab_size);
   } else if (cfg.vocab_size < tok->vocab_size() && opt.prune_vocab == 0) {
     return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({})", model_path,
                         cfg.vocab_size, tok->name(), tok->vocab_size());

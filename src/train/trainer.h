@@ -48,6 +48,7 @@ struct TrainOptions {
   // Vocabulary pruning (plan item 10): > 0 keeps only the token ids that
   // occur at least this often in the training data (TokenMap); 0 = off.
   int64_t prune_vocab = 0;
+  std::string vocab_map;  // a map from `prepare --prune-vocab` instead of counting
 
   int batch = 16, seq_len = 64;
   // Micro-batches of (batch, seq_len) whose gradients are summed into one
