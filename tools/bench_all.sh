@@ -8,8 +8,10 @@
 #      free under DATA_DIR, default /tmp; the data is deleted afterwards),
 #   6. the loss curves of B=8 and B=2x4 accumulated (--accum-curve),
 #   7. the architecture variants at equal time (--arch; ARCH_BUDGET seconds
-#      each, default 600: about two hours for the twelve),
-#   8. the report, from the JSON files written to docs/bench/.
+#      each, default 90, then the four that lead at ARCH_LONG_BUDGET seconds,
+#      default 600: about an hour in all),
+#   8. data-parallel training, 1 vs 2 ranks under mpirun (--dist),
+#   9. the report, from the JSON files written to docs/bench/.
 # Run it on a quiet machine: anything else using the cores skews the numbers.
 # RUNS (default 3) and ABLATION_RUNS (default 5) set the repetitions.
 set -euo pipefail
@@ -36,6 +38,9 @@ fi
 "$BIN" bench --stability --json "$OUT/stability.json" --plot-dir "$OUT" | tee "$OUT/stability.txt"
 "$BIN" bench --data-io --data-dir "${DATA_DIR:-/tmp}" --json "$OUT/data_io.json" | tee "$OUT/data_io.txt"
 "$BIN" bench --accum-curve --json "$OUT/accum_curve.json" --plot-dir "$OUT" | tee "$OUT/accum_curve.txt"
-"$BIN" bench --arch --arch-budget "${ARCH_BUDGET:-600}" --json "$OUT/arch.json" | tee "$OUT/arch.txt"
+"$BIN" bench --arch --arch-budget "${ARCH_BUDGET:-90}" --json "$OUT/arch.json" | tee "$OUT/arch.txt"
+"$BIN" bench --arch --arch-budget "${ARCH_LONG_BUDGET:-600}" --arch-variants gpt2,pruned,llama,llama-pruned \
+  --json "$OUT/arch_long.json" | tee "$OUT/arch_long.txt"
+"$BIN" bench --dist --json "$OUT/dist.json" | tee "$OUT/dist.txt"
 "$BIN" bench --report docs/OPTIMIZATIONS.md --from "$OUT"
 echo "wrote docs/OPTIMIZATIONS.md"

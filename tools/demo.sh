@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: install, build, train a small GPT-2 on the bundled corpus
-# (the King James Bible, byte-level tokens), then print a sample.
+# (the King James Bible, GPT-2 BPE tokens), then print a sample.
 # Extra arguments go to `cpu_llm train` (try --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."

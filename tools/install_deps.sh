@@ -16,6 +16,9 @@ PACKAGES=(
   # gives Debian's python3-torch an optimized libblas.so.3 for the bench's
   # PyTorch comparison.
   libopenblas-dev libopenblas-openmp-dev libdnnl-dev
+  # Data-parallel training across processes and machines (issue 9): mpirun and
+  # the MPI library; the build is single-process without them.
+  openmpi-bin libopenmpi-dev
 )
 
 missing=()

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "bench/matmul_shapes.h"
 #include "bench/plan_items.h"
 #include "bench/accum_curve.h"
 #include "bench/arch.h"
+#include "bench/dist.h"
 #include "bench/data_io.h"
 #include "bench/stability.h"
 #include "core/file_io.h"
@@ -281,6 +283,15 @@ std::string ItemSection(const PlanItem& item, const json& b, const json& a, cons
     out += ArchSection(x.arch);
     measured = true;
   }
+  if (item.number == 10 && !x.arch_long.is_null()) {
+    out += "**The finalists, longer** — the same comparison with a longer budget for the variants that led above:\n\n";
+    out += ArchSection(x.arch_long);
+    measured = true;
+  }
+  if (item.number == 8 && !x.dist.is_null()) {
+    out += DistSection(x.dist);
+    measured = true;
+  }
   if (item.number == 3 && !x.accum_curve.is_null()) {
     out += AccumCurveSection(x.accum_curve, x.accum_plots);
     measured = true;
@@ -397,8 +408,13 @@ Status WriteReport(const std::string& from_dir, const std::string& out_path) {
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/data_io.json", false, &x.data_io));
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/accum_curve.json", false, &x.accum_curve));
   CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/arch.json", false, &x.arch));
-  if (!x.arch.is_null() && x.arch.value("kind", "") != "cpu_llm-bench-arch")
-    return RuntimeError("{}/arch.json: not a bench arch result", from_dir);
+  CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/arch_long.json", false, &x.arch_long));
+  CPU_LLM_RETURN_IF_ERROR(read_json(from_dir + "/dist.json", false, &x.dist));
+  for (const auto& [j, name, kind] : {std::tuple{&x.arch, "arch.json", "cpu_llm-bench-arch"},
+                                      std::tuple{&x.arch_long, "arch_long.json", "cpu_llm-bench-arch"},
+                                      std::tuple{&x.dist, "dist.json", "cpu_llm-bench-dist"}})
+    if (!j->is_null() && j->value("kind", "") != kind)
+      return RuntimeError("{}/{}: not a bench {} result", from_dir, name, kind + 14);
   if (!x.data_io.is_null() && x.data_io.value("kind", "") != "cpu_llm-bench-data-io")
     return RuntimeError("{}/data_io.json: not a bench data-io result", from_dir);
   if (!x.accum_curve.is_null() && x.accum_curve.value("kind", "") != "cpu_llm-bench-accum-curve")

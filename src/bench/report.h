@@ -25,7 +25,9 @@ struct ReportExtras {
   nlohmann::json data_io;  // bench --data-io
   nlohmann::json accum_curve;  // bench --accum-curve
   std::vector<std::string> accum_plots;
-  nlohmann::json arch;  // bench --arch
+  nlohmann::json arch;       // bench --arch
+  nlohmann::json arch_long;  // bench --arch on the finalists, with a longer budget (arch_long.json)
+  nlohmann::json dist;       // bench --dist
 };
 
 // The Markdown itself. perf_top may be empty; links are relative to the

@@ -6,6 +6,7 @@
 
 #include "bench/ablation.h"
 #include "bench/accum_curve.h"
+#include "bench/dist.h"
 #include "bench/arch.h"
 #include "bench/data_io.h"
 #include "bench/driver.h"
@@ -44,6 +45,8 @@ struct BenchArgs {
   bool data_io = false;
   DataIoOptions data_io_opt;
   bool accum_curve = false;
+  bool dist = false;
+  int dist_steps = 30;
   int accum_steps = 300;
   bool arch = false;
   ArchOptions arch_opt;
@@ -111,9 +114,15 @@ Status RunBench(const BenchArgs& a) {
   }
 
   nlohmann::json result;
-  if (a.stability + a.ablation + a.data_io + a.accum_curve + a.arch > 1)
-    return UsageError("--stability, --ablation, --data-io, --accum-curve and --arch are separate runs: give one");
-  if (a.arch) {
+  if (a.stability + a.ablation + a.data_io + a.accum_curve + a.arch + a.dist > 1)
+    return UsageError("--stability, --ablation, --data-io, --accum-curve, --arch and --dist are separate runs: give one");
+  if (a.dist) {
+    DistOptions opt;
+    opt.steps = a.dist_steps;
+    opt.runs = a.runs > 0 ? a.runs : 3;
+    CPU_LLM_RETURN_IF_ERROR(RunDist(opt, &result));
+    fmt::print("{}", DistTable(result));
+  } else if (a.arch) {
     ArchOptions opt = a.arch_opt;
     opt.threads = a.threads;
     CPU_LLM_RETURN_IF_ERROR(RunArch(opt, &result));
@@ -194,7 +203,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
       "bench",
       "Measure training speed and memory on named workloads (each run in a fresh process), compare "
       "switches before/after (--ablation), check that mixed precision trains like fp32 (--stability), or write "
-      "docs/OPTIMIZATIONS.md from saved results (--report), measure the data path (--data-io), accumulation's loss curve (--accum-curve) and the architecture variants (--arch).");
+      "docs/OPTIMIZATIONS.md from saved results (--report), measure the data path (--data-io), accumulation's loss curve (--accum-curve), the architecture variants (--arch) and data-parallel training (--dist).");
   app->get_formatter()->column_width(34);
   app->add_option("--workload", a->workloads, "Workload(s) to run (default: all): " + WorkloadNamesHelp());
   app->add_option("--runs", a->runs, "Worker processes per workload (default 1), or per side with --ablation (default 5)");
@@ -253,6 +262,12 @@ CommandRunner AddBenchCommand(CLI::App& root) {
   app->add_option("--arch-variants", a->arch_opt.variants, "With --arch: only these variants (default: all)")
       ->delimiter(',')
       ->needs(arch);
+  CLI::Option* dist = app->add_flag("--dist", a->dist,
+                                    "Train 1 rank x 1 thread, 2 ranks x 1 thread (mpirun) and 1 rank x 2 threads at "
+                                    "the same global batch; tokens/s and the share of time waiting on communication");
+  app->add_option("--dist-steps", a->dist_steps, "With --dist: training steps per run")
+      ->capture_default_str()
+      ->needs(dist);
   CLI::Option* accum = app->add_flag("--accum-curve", a->accum_curve,
                                      "Train B=8 and B=2 x 4 accumulated with the same seed and compare the loss curves");
   app->add_option("--accum-steps", a->accum_steps, "With --accum-curve: training steps per run")

@@ -1,6 +1,8 @@
+#include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
+#include "dist/communicator.h"
 #include "kernels/simd_targets.h"
 #include "model/config.h"
 #include "train/trainer.h"
@@ -103,7 +105,14 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--grad-clip", opt->adamw.grad_clip, "Clip the global gradient norm to this (0: off)")
       ->capture_default_str()->group(train);
   app->add_option("--seed", opt->seed, "Seed for initialisation and sampling")->capture_default_str()->group(train);
-  app->add_option("--threads", opt->threads, "Threads (0: all cores)")->capture_default_str()->group(train);
+  app->add_option("--threads", opt->threads,
+                  "Threads (0: all cores; under mpirun, the cores shared out among the ranks on each machine)")
+      ->capture_default_str()
+      ->group(train);
+  app->add_option("--bucket-mb", opt->bucket_mb,
+                  "Under mpirun: MB of gradients per all-reduce, started as soon as backward fills it")
+      ->capture_default_str()
+      ->group(train);
   app->add_option("--matmul", opt->matmul,
                   "Matmul kernels: tiled (SIMD register tiles), naive (plain loops), blas (OpenBLAS sgemm) or onednn "
                   "(oneDNN sgemm)")
@@ -148,7 +157,21 @@ CommandRunner AddTrainCommand(CLI::App& root) {
     CPU_LLM_RETURN_IF_ERROR(LimitSimdTarget(opt->simd));
     TrainOptions run = *opt;
     run.doc_delimiter = Unescape(opt->doc_delimiter);
-    return RunTraining(run);
+    // Launched by mpirun: one rank of a data-parallel job (issue 9).
+    std::unique_ptr<Communicator> comm;
+    CPU_LLM_RETURN_IF_ERROR(MakeCommunicator(&comm));
+    // Rank 0 speaks for the job; the other ranks print only their errors.
+    if (!comm->is_root() && !std::freopen("/dev/null", "w", stdout))
+      return RuntimeError("/dev/null: cannot open for the output of rank {}", comm->rank());
+    Status s = RunTraining(run, comm.get());
+    if (!s.ok() && comm->world() > 1) {
+      // The other ranks may be waiting in a collective for this one: end them all.
+      std::fprintf(stderr, "cpu_llm train: error (rank %d of %d): %s\n", comm->rank(), comm->world(),
+                   s.message().c_str());
+      std::fflush(stderr);
+      comm->Abort(s.exit_code());
+    }
+    return s;
   };
 }
 

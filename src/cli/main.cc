@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "dist/communicator.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cpu_llm: train GPT-2 style language models on CPUs, fast.", "cpu_llm"};
@@ -42,6 +43,12 @@ int main(int argc, char** argv) {
   }
   for (auto& [cmd, run] : commands) {
     if (!cmd->parsed()) continue;
+    // Every rank would run the whole command and write the same files.
+    if (cpu_llm::LaunchedByMpi() && cmd->get_name() != "train") {
+      std::fprintf(stderr, "cpu_llm %s: error: only `train` runs under mpirun; start %s as one process\n",
+                   cmd->get_name().c_str(), cmd->get_name().c_str());
+      return 2;
+    }
     cpu_llm::Status s;
     try {
       s = run();

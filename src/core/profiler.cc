@@ -25,6 +25,7 @@ const char* OpName(Op op) {
     case Op::kGradReduce: return "grad reduction";
     case Op::kOptimizer: return "optimizer";
     case Op::kDataWait: return "data wait";
+    case Op::kCommWait: return "comm wait";
     case Op::kCount: break;
   }
   return "?";

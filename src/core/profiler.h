@@ -29,6 +29,7 @@ enum class Op : int {
   kGradReduce,  // global gradient norm (and, with several ranks, the all-reduce)
   kOptimizer,
   kDataWait,
+  kCommWait,    // data-parallel: waiting for the gradient all-reduce after backward
   kCount
 };
 enum class Pass : int { kForward = 0, kBackward = 1 };

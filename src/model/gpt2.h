@@ -122,6 +122,20 @@ inline void Timed(Profiler* profiler, Op op, Pass pass, Fn&& f) {
   f();
 }
 
+// Told by Backward as parts of the gradient arena become final, so that a
+// data-parallel trainer can start reducing them while backward goes on (see
+// dist/grad_averager.h). In this order: the head (final norm; an untied LM
+// head, whose gradient ForwardForTraining computed), each layer from the last
+// to the first (its slice of the per-layer tensors), then the embeddings (wte,
+// which a tied head also writes, and wpe).
+class GradientListener {
+ public:
+  virtual ~GradientListener() = default;
+  virtual void HeadReady() = 0;
+  virtual void LayerReady(int layer) = 0;
+  virtual void EmbeddingsReady() = 0;
+};
+
 // Kernels count the rows of a batch with int; B*T above 2^24 is refused.
 Status CheckBatchTokens(int B, int T);
 
@@ -154,8 +168,9 @@ class GPT2 {
                             float grad_scale, float* mean_loss);
   // Adds the rest of the batch's gradient, times the grad_scale given to
   // ForwardForTraining, to grads(). Fails unless that call came first, with
-  // the same Context::precision.
-  Status Backward(const Context& ctx, const int32_t* tokens);
+  // the same Context::precision. `ready` (optional) is told as parts of the
+  // gradient become final.
+  Status Backward(const Context& ctx, const int32_t* tokens, GradientListener* ready = nullptr);
   void ZeroGrad() { grads_.Zero(); }
 
   const ModelConfig& config() const { return cfg_; }

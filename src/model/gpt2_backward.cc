@@ -14,7 +14,7 @@
 
 namespace cpu_llm {
 
-Status GPT2::Backward(const Context& ctx, const int32_t* tokens) {
+Status GPT2::Backward(const Context& ctx, const int32_t* tokens, GradientListener* ready) {
   if (grad_scale_ == 0.0f) return UsageError("Backward needs a ForwardForTraining first");
   if (ctx.precision != precision_)
     return UsageError("Backward in {} after a forward in {}", PrecisionName(ctx.precision), PrecisionName(precision_));
@@ -44,6 +44,7 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens) {
   Timed(prof, Op::kLayerNorm, Bk, [&] {
     NormBackward(ctx, cfg_, s.d_residual, g.lnfw, g.lnfb, s.d_ln, last, p.lnfw, a.lnf_mean, a.lnf_rstd, BT);
   });
+  if (ready) ready->HeadReady();
   const int64_t Fr = MlpFcRows(cfg_), H = MlpHidden(cfg_);
   const bool swiglu = cfg_.mlp == MlpKind::kSwiGlu;
 
@@ -102,8 +103,10 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens) {
       NormBackward(ctx, cfg_, s.d_residual, g.ln1w + l * C, At(g.ln1b, l * C), s.d_ln, residual, p.ln1w + l * C,
                    a.ln1_mean + os, a.ln1_rstd + os, BT);
     });
+    if (ready) ready->LayerReady(l);
   }
   Timed(prof, Op::kEncoder, Bk, [&] { encoder_backward(ctx, g.wte, g.wpe, s.d_residual, tokens, B, T, C); });
+  if (ready) ready->EmbeddingsReady();
   return Status();
 }
 

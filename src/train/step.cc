@@ -14,7 +14,8 @@ MicroBatchFn LoaderMicroBatches(BatchSource& loader, int32_t* inputs, int32_t* t
 }
 
 Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const MicroBatchFn& next, int grad_accum,
-                            int B, int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats) {
+                            int B, int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats,
+                            GradientAverager* averager) {
   if (grad_accum < 1) return UsageError("--grad-accum: must be at least 1 (got {})", grad_accum);
   const float loss_scale = scaler ? scaler->scale() : 1.0f;
   stats->loss_scale = loss_scale;
@@ -32,10 +33,16 @@ Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const
     // makes the sum the gradient of the mean over all of them.
     CPU_LLM_RETURN_IF_ERROR(
         model.ForwardForTraining(ctx, inputs, targets, B, T, loss_scale / static_cast<float>(grad_accum), &loss));
-    CPU_LLM_RETURN_IF_ERROR(model.Backward(ctx, inputs));
     loss_sum += loss;
+    const bool last = i + 1 == grad_accum;
+    if (averager && last) averager->Begin(static_cast<float>(loss_sum / grad_accum));
+    CPU_LLM_RETURN_IF_ERROR(model.Backward(ctx, inputs, last ? averager : nullptr));
   }
   stats->loss = static_cast<float>(loss_sum / grad_accum);
+  if (averager) {
+    ProfileScope wait(ctx.profiler, Op::kCommWait);
+    CPU_LLM_RETURN_IF_ERROR(averager->Finish(&stats->loss));
+  }
   float scaled_norm = 0.0f;
   Timed(ctx.profiler, Op::kGradReduce, Pass::kBackward,
         [&] { scaled_norm = GlobalGradNorm(ctx, model.grads(), model.num_params()); });

@@ -9,6 +9,7 @@
 #include "core/context.h"
 #include "core/status.h"
 #include "data/batch_source.h"
+#include "dist/grad_averager.h"
 #include "model/gpt2.h"
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
@@ -35,9 +36,13 @@ MicroBatchFn LoaderMicroBatches(BatchSource& loader, int32_t* inputs, int32_t* t
 // is the one of a single batch of grad_accum x B rows (the mean loss over
 // all their tokens), while the activations stay those of one micro-batch.
 // stats->loss is the mean over the micro-batches. The other arguments are
-// TrainStep's below.
+// TrainStep's below, but for `averager` (data-parallel runs; null in one
+// process): the last micro-batch's backward hands it the gradients as they
+// become final, and the update uses the mean over the ranks (loss too). The
+// micro-batches before it accumulate locally, without communication.
 Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const MicroBatchFn& next, int grad_accum,
-                            int B, int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats);
+                            int B, int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats,
+                            GradientAverager* averager = nullptr);
 
 // `update` is the 1-based number of this update (AdamW's bias correction);
 // it is the step number less the steps skipped so far. scaler (fp16; null

@@ -18,6 +18,7 @@
 #include "data/text_loader.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
+#include "dist/grad_averager.h"
 #include "kernels/matmul.h"
 #include "kernels/simd_targets.h"
 #include "model/gpt2.h"
@@ -26,139 +27,37 @@
 #include "train/sampler.h"
 #include "train/step.h"
 #include "train/train_data.h"
+#include "train/train_options.h"
 
 namespace cpu_llm {
 namespace {
 
-Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelConfig* cfg) {
-  CPU_LLM_RETURN_IF_ERROR(ConfigFromName(opt.model, cfg));
-  cfg->vocab_size = tok.vocab_size();
-  if (opt.n_layer) cfg->n_layer = opt.n_layer;
-  if (opt.n_head) cfg->n_head = opt.n_head;
-  if (opt.n_embd) cfg->n_embd = opt.n_embd;
-  if (opt.max_seq_len) cfg->max_seq_len = opt.max_seq_len;
-  if (opt.vocab_size) cfg->vocab_size = opt.vocab_size;
-  if (!opt.norm.empty()) CPU_LLM_RETURN_IF_ERROR(ParseNorm(opt.norm, &cfg->norm));
-  if (!opt.mlp.empty()) CPU_LLM_RETURN_IF_ERROR(ParseMlp(opt.mlp, &cfg->mlp));
-  if (!opt.pos.empty()) CPU_LLM_RETURN_IF_ERROR(ParsePos(opt.pos, &cfg->pos));
-  if (!opt.bias.empty()) {
-    if (opt.bias != "on" && opt.bias != "off") return UsageError("--bias: expected on or off (got '{}')", opt.bias);
-    cfg->bias = opt.bias == "on";
-  }
-  if (!opt.head.empty()) {
-    if (opt.head != "tied" && opt.head != "untied")
-      return UsageError("--head: expected tied or untied (got '{}')", opt.head);
-    cfg->tied_head = opt.head == "tied";
-  }
-  if (opt.mlp_hidden) cfg->mlp_hidden = opt.mlp_hidden;
-  if (opt.rope_theta != 0.0f) cfg->rope_theta = opt.rope_theta;
-  // Positions past the training length would never be trained, so by
-  // default the model has exactly as many as it is trained on.
-  if (!opt.max_seq_len) cfg->max_seq_len = opt.seq_len;
-  if (opt.vocab_size && opt.vocab_size < tok.vocab_size())
-    return UsageError("--vocab: {} is smaller than the {} tokenizer's {} tokens", opt.vocab_size, tok.name(),
-                      tok.vocab_size());
-  cfg->padded_vocab_size = PadVocab(cfg->vocab_size);
-  return ValidateConfig(*cfg);
-}
-
 // token_map (null: no pruning) maps the val tokens to model ids;
 // *unknown_targets counts the targets outside the pruned vocabulary.
-Status Evaluate(const Context& train_ctx, GPT2& model, BatchSource& val, const TokenMap* token_map, int n_batches,
-                int B, int T, std::vector<int32_t>& inputs, std::vector<int32_t>& targets, float* val_loss,
-                int64_t* unknown_targets) {
+// With several ranks, each evaluates its share of the n_batches (its loader
+// holds every world-th batch) and the sums are reduced.
+Status Evaluate(const Context& train_ctx, Communicator& comm, GPT2& model, BatchSource& val, const TokenMap* token_map,
+                int n_batches, int B, int T, std::vector<int32_t>& inputs, std::vector<int32_t>& targets,
+                float* val_loss, int64_t* unknown_targets) {
   Context ctx = train_ctx;
   ctx.profiler = nullptr;  // the profile covers training steps only
   CPU_LLM_RETURN_IF_ERROR(val.Reset());
-  double sum = 0.0;
-  *unknown_targets = 0;
-  for (int i = 0; i < n_batches; i++) {
+  double sums[3] = {0.0, 0.0, 0.0};  // loss, batches, unknown targets
+  for (int i = comm.rank(); i < n_batches; i += comm.world()) {
     CPU_LLM_RETURN_IF_ERROR(val.Next(inputs.data(), targets.data()));
     if (token_map) {
       token_map->MapInPlace(inputs.data(), static_cast<int64_t>(B) * T);
-      *unknown_targets += token_map->MapInPlace(targets.data(), static_cast<int64_t>(B) * T);
+      sums[2] += static_cast<double>(token_map->MapInPlace(targets.data(), static_cast<int64_t>(B) * T));
     }
     float loss = 0.0f;
     CPU_LLM_RETURN_IF_ERROR(model.Forward(ctx, inputs.data(), targets.data(), B, T, &loss));
-    sum += loss;
+    sums[0] += loss;
+    sums[1] += 1.0;
   }
-  *val_loss = static_cast<float>(sum / n_batches);
+  if (comm.world() > 1) CPU_LLM_RETURN_IF_ERROR(comm.AllreduceSum(sums, 3));
+  *val_loss = static_cast<float>(sums[0] / sums[1]);
+  *unknown_targets = static_cast<int64_t>(sums[2]);
   return Status();
-}
-
-// Refuses a configuration that cannot fit in this machine's memory before
-// allocating any of it: parameters, gradients, two AdamW moments, activations.
-Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads, Precision precision) {
-  CPU_LLM_RETURN_IF_ERROR(CheckBatchTokens(B, T));
-  const double need = 16.0 * ParameterCount(cfg) + ActivationBytes(cfg, B, T, threads, precision);
-  const double have = static_cast<double>(PhysicalMemoryBytes());
-  if (need > have)
-    return RuntimeError("training {} at B={} T={} needs {:.1f} GB of memory, this machine has {:.1f} GB",
-                        DescribeConfig(cfg), B, T, need / 1e9, have / 1e9);
-  return Status();
-}
-
-// The options that parse into values come back parsed.
-struct ParsedOptions {
-  TokenFileFormat data_format = TokenFileFormat::kLlmc;
-  DataAccess data_access = DataAccess::kRead;
-  MmapAdvice mmap_advice = MmapAdvice::kNormal;
-  LoaderMode loader = LoaderMode::kSync;
-  int grad_accum = 1;
-  MatmulBackend matmul = MatmulBackend::kTiled;
-  Precision precision = Precision::kFp32;
-};
-
-Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
-  if (opt.batch <= 0) return UsageError("--batch: must be positive (got {})", opt.batch);
-  if (opt.grad_accum < 1) return UsageError("--grad-accum: must be at least 1 (got {})", opt.grad_accum);
-  if (opt.seq_len <= 0) return UsageError("--seq-len: must be positive (got {})", opt.seq_len);
-  parsed->grad_accum = opt.grad_accum;
-  if (opt.batch_tokens != 0) {
-    const int64_t micro = static_cast<int64_t>(opt.batch) * opt.seq_len;
-    if (opt.batch_tokens < 0 || opt.batch_tokens % micro != 0)
-      return UsageError("--batch-tokens: {} is not a positive multiple of batch x seq-len ({} x {} = {})",
-                        opt.batch_tokens, opt.batch, opt.seq_len, micro);
-    if (opt.grad_accum != 1 && opt.grad_accum != opt.batch_tokens / micro)
-      return UsageError("--batch-tokens {} means --grad-accum {}, not {}", opt.batch_tokens, opt.batch_tokens / micro,
-                        opt.grad_accum);
-    if (opt.batch_tokens / micro > (1 << 20)) return UsageError("--batch-tokens: {} is too many", opt.batch_tokens);
-    parsed->grad_accum = static_cast<int>(opt.batch_tokens / micro);
-  }
-  if (opt.loader_depth < 1 || opt.loader_depth > 1024)
-    return UsageError("--loader-depth: must be in [1, 1024] (got {})", opt.loader_depth);
-  if (opt.steps < 0) return UsageError("--steps: must not be negative (got {})", opt.steps);
-  if (!(opt.time_budget_s >= 0.0)) return UsageError("--time-budget: must not be negative (got {})", opt.time_budget_s);
-  if (!(opt.lr > 0.0f) || !std::isfinite(opt.lr)) return UsageError("--lr: must be a positive number (got {})", opt.lr);
-  if (opt.warmup < 0) return UsageError("--warmup: must not be negative (got {})", opt.warmup);
-  if (opt.lr_final_frac < 0.0f || opt.lr_final_frac > 1.0f)
-    return UsageError("--lr-final-frac: must be in [0, 1] (got {})", opt.lr_final_frac);
-  if (opt.val_every < 0 || opt.val_batches <= 0)
-    return UsageError("--val-every must be >= 0 and --val-batches > 0 (got {} and {})", opt.val_every, opt.val_batches);
-  if (!(opt.val_fraction > 0.0 && opt.val_fraction < 0.5))
-    return UsageError("--val-fraction: must be in (0, 0.5) (got {})", opt.val_fraction);
-  if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
-  if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
-  if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
-  if (opt.prune_vocab < 0) return UsageError("--prune-vocab: must not be negative (got {})", opt.prune_vocab);
-  if (opt.prune_vocab > 0 && opt.vocab_size) return UsageError("--prune-vocab and --vocab cannot be combined");
-  if (!opt.vocab_map.empty() && opt.vocab_size) return UsageError("--vocab-map and --vocab cannot be combined");
-  if (!opt.vocab_map.empty() && opt.prune_vocab > 0)
-    return UsageError("--vocab-map and --prune-vocab cannot be combined (the map already says what is kept)");
-  if (IsTextFormat(opt.data_format)) {
-    if (opt.train_data.empty()) return UsageError("--data-format {}: give the files with --train-data", opt.data_format);
-    if (opt.shuffle) return UsageError("--shuffle: needs token files (text is read in order; `prepare` it to shuffle)");
-  } else {
-    CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
-  }
-  CPU_LLM_RETURN_IF_ERROR(ParseDataAccess(opt.data_access, &parsed->data_access));
-  CPU_LLM_RETURN_IF_ERROR(ParseMmapAdvice(opt.mmap_advice, &parsed->mmap_advice));
-  CPU_LLM_RETURN_IF_ERROR(ParseLoaderMode(opt.loader, &parsed->loader));
-  CPU_LLM_RETURN_IF_ERROR(ParseMatmulBackend(opt.matmul, &parsed->matmul));
-  CPU_LLM_RETURN_IF_ERROR(ParsePrecision(opt.precision, &parsed->precision));
-  if (opt.stochastic_rounding && parsed->precision != Precision::kBf16)
-    return UsageError("--stochastic-rounding: applies to --precision bf16 only (got {})", opt.precision);
-  return CheckMatmulPrecision(parsed->matmul, parsed->precision);
 }
 
 }  // namespace
@@ -167,11 +66,18 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
 constexpr int kBudgetProbeSteps = 5;
 constexpr int kBudgetReplanEvery = 25;
 
-Status RunTraining(const TrainOptions& opt) {
+Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
   Timer setup_timer;
+  LocalCommunicator alone;
+  Communicator& comm = comm_or_null ? *comm_or_null : alone;
+  const bool root = comm.is_root(), parallel = comm.world() > 1;
   ParsedOptions parsed;
   CPU_LLM_RETURN_IF_ERROR(CheckOptions(opt, &parsed));
-  const int threads = opt.threads > 0 ? opt.threads : DefaultThreadCount();
+  if (parallel && IsTextFormat(opt.data_format))
+    return UsageError("--data-format {}: a data-parallel run needs token files (`prepare` the text first)",
+                      opt.data_format);
+  // Ranks on one machine share its cores: by default each takes its part.
+  const int threads = opt.threads > 0 ? opt.threads : std::max(1, DefaultThreadCount() / comm.local_ranks());
   Profiler profiler;
   const Context ctx{threads, opt.profile ? &profiler : nullptr, parsed.matmul, parsed.precision};
   std::unique_ptr<Tokenizer> tok;
@@ -218,7 +124,8 @@ Status RunTraining(const TrainOptions& opt) {
     if (token_map->source_vocab() != tok->vocab_size())
       return UsageError("--vocab-map: {} maps {} tokenizer ids, the {} tokenizer has {}", opt.vocab_map,
                         token_map->source_vocab(), tok->name(), tok->vocab_size());
-    if (std::filesystem::absolute(opt.vocab_map).lexically_normal() != std::filesystem::absolute(map_path).lexically_normal())
+    if (root && std::filesystem::absolute(opt.vocab_map).lexically_normal() !=
+                    std::filesystem::absolute(map_path).lexically_normal())
       CPU_LLM_RETURN_IF_ERROR(token_map->Save(map_path));
     cfg.vocab_size = token_map->model_vocab();
     cfg.padded_vocab_size = PadVocab(cfg.vocab_size);
@@ -236,6 +143,8 @@ Status RunTraining(const TrainOptions& opt) {
   lo.advice = parsed.mmap_advice;
   lo.order.shuffle = opt.shuffle;
   lo.order.seed = opt.seed;
+  lo.order.rank = comm.rank();  // each rank reads every world-th batch (WindowOrder)
+  lo.order.world = comm.world();
   CPU_LLM_RETURN_IF_ERROR(OpenData(opt, lo, *tok, &data));
   const int64_t data_order = IsTextFormat(opt.data_format) ? kDataText : opt.shuffle ? kDataShuffled : kDataInOrder;
   auto order_name = [](int64_t order) {
@@ -244,7 +153,7 @@ Status RunTraining(const TrainOptions& opt) {
   if (pruning && !token_map) {
     token_map.emplace();
     CPU_LLM_RETURN_IF_ERROR(BuildTokenMap(data, opt.prune_vocab, *tok, &*token_map));
-    CPU_LLM_RETURN_IF_ERROR(token_map->Save(map_path));
+    if (root) CPU_LLM_RETURN_IF_ERROR(token_map->Save(map_path));
     cfg.vocab_size = token_map->model_vocab();
     cfg.padded_vocab_size = PadVocab(cfg.vocab_size);
   }
@@ -264,6 +173,16 @@ Status RunTraining(const TrainOptions& opt) {
     return UsageError("--export-bf16: llm.c's bf16 files hold GPT-2's block only; this model's block differs");
   CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads, ctx.precision));
   CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads, ctx.precision));
+  // Data parallel: every rank starts from rank 0's weights (a resumed run's
+  // ranks read the same checkpoint; the broadcast makes sure) and averages
+  // its gradients with the others' during backward.
+  GradientAverager averager;
+  if (parallel) {
+    CPU_LLM_RETURN_IF_ERROR(comm.Broadcast(model.params(), model.num_params() * int64_t{sizeof(float)}, 0));
+    if (!(opt.bucket_mb > 0.0)) return UsageError("--bucket-mb: must be positive (got {})", opt.bucket_mb);
+    CPU_LLM_RETURN_IF_ERROR(
+        averager.Init(&comm, cfg, model.grads(), static_cast<int64_t>(opt.bucket_mb * 1e6 / sizeof(float)) + 1));
+  }
 
   AdamW adamw;
   adamw.Init(cfg, opt.adamw);
@@ -298,7 +217,8 @@ Status RunTraining(const TrainOptions& opt) {
   int64_t skipped_steps = state.skipped_steps;
 
   MetricsLog metrics;
-  CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl"));
+  if (root) CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl"));
+  auto log_metrics = [&](const nlohmann::json& record) { return root ? metrics.Append(record) : Status(); };
   fmt::print("model: {}\n", DescribeConfig(cfg));
   if (token_map)
     fmt::print("vocabulary: pruned to the {} of {} {} ids seen at least {} time(s) in the training data, plus one "
@@ -314,11 +234,17 @@ Status RunTraining(const TrainOptions& opt) {
   }
   fmt::print("data: train {}{}\n", batches->description(), data.val ? ", val " + data.val->description() : "");
   const int grad_accum = parsed.grad_accum;
-  const int64_t tokens_per_step = static_cast<int64_t>(grad_accum) * B * T;
-  fmt::print("batch: B={} T={}{} ({} tokens/step), threads {}, steps {}{}\n", B, T,
+  // Every rank's batch counts: tokens/s is the job's.
+  const int64_t tokens_per_step = static_cast<int64_t>(grad_accum) * B * T * comm.world();
+  fmt::print("batch: B={} T={}{}{} ({} tokens/step), threads {}, steps {}{}\n", B, T,
              grad_accum > 1 ? fmt::format(" x {} accumulated micro-batches", grad_accum) : "",
+             parallel ? fmt::format(" x {} ranks", comm.world()) : "",
              tokens_per_step, ctx.n_threads, opt.steps,
              resume_state.empty() ? "" : fmt::format(", resuming at step {}", state.step));
+  if (parallel)
+    fmt::print("data parallel: {} ranks ({} on this machine), {} threads each, gradients averaged in {} bucket(s) of "
+               "~{:g} MB during backward\n",
+               comm.world(), comm.local_ranks(), ctx.n_threads, averager.num_buckets(), opt.bucket_mb);
   fmt::print("kernels: matmul {}, SIMD {}\n", MatmulBackendName(ctx.matmul), SimdTargetName(DispatchedSimdTarget()));
   if (ctx.precision != Precision::kFp32)
     fmt::print("precision: {} products with fp32 sums, {} saved activations, fp32 master weights{}{}\n",
@@ -341,6 +267,7 @@ Status RunTraining(const TrainOptions& opt) {
   int timed_steps = 0;
   std::vector<int32_t> inputs((size_t)B * T), targets((size_t)B * T);
   auto save = [&](int step) -> Status {
+    if (!root) return Status();
     TrainState st;
     st.step = step;
     st.rng_state = rng.state();
@@ -369,17 +296,18 @@ Status RunTraining(const TrainOptions& opt) {
     if (!data.val) return Status();
     float val_loss = 0.0f;
     int64_t unknown = 0;
-    CPU_LLM_RETURN_IF_ERROR(Evaluate(ctx, model, *data.val, token_map ? &*token_map : nullptr, opt.val_batches, B, T,
+    CPU_LLM_RETURN_IF_ERROR(Evaluate(ctx, comm, model, *data.val, token_map ? &*token_map : nullptr, opt.val_batches, B, T,
                                      inputs, targets, &val_loss, &unknown));
     fmt::print("step {:5d} | val loss {:.4f}{}\n", step, val_loss,
                unknown ? fmt::format(" ({} val targets outside the pruned vocabulary)", unknown) : "");
-    return metrics.Append({{"step", step}, {"val_loss", val_loss}});
+    return log_metrics({{"step", step}, {"val_loss", val_loss}});
   };
 
   // Micro-batches come from the loader one at a time (TrainStepAccumulated
   // times the wait), so memory does not grow with --grad-accum.
   const MicroBatchFn read = LoaderMicroBatches(*batches, inputs.data(), targets.data());
   double data_ms = 0.0, data_ms_total = 0.0, step_ms_total = 0.0;  // time the steps waited for batches
+  double comm_ms_total = 0.0;  // ... and for the gradient all-reduce
   const MicroBatchFn next = [&](int i, const int32_t** in, const int32_t** tg) {
     Timer wait;
     Status s = read(i, in, tg);
@@ -405,7 +333,8 @@ Status RunTraining(const TrainOptions& opt) {
     }
     data_ms = 0.0;
     CPU_LLM_RETURN_IF_ERROR(TrainStepAccumulated(step_ctx, model, adamw, next, grad_accum, B, T, lr, update,
-                                                 scaler ? &*scaler : nullptr, &stats));
+                                                 scaler ? &*scaler : nullptr, &stats, parallel ? &averager : nullptr));
+    const double comm_ms = parallel ? averager.wait_ms() : 0.0;
     const float loss = stats.loss, norm = stats.grad_norm;
     if (stats.skipped) {
       skipped_steps++;
@@ -417,6 +346,7 @@ Status RunTraining(const TrainOptions& opt) {
     // The first step of a run waits for a cold start: the share is of the steady state.
     if (step != static_cast<int>(state.step) + 1) {
       data_ms_total += data_ms;
+      comm_ms_total += comm_ms;
       step_ms_total += ms;
     }
     // The first step pays for page faults and cold caches: profile the rest.
@@ -438,6 +368,8 @@ Status RunTraining(const TrainOptions& opt) {
       if (++timed_steps == kBudgetProbeSteps || (timed_steps > kBudgetProbeSteps && timed_steps % kBudgetReplanEvery == 0)) {
         const double left_ms = opt.time_budget_s * 1000.0 - run_timer.Ms();
         total_steps = std::min(opt.steps, step + std::max(0, static_cast<int>(left_ms / (timed_ms / timed_steps))));
+        // The ranks must agree on when to stop: rank 0's plan holds.
+        if (parallel) CPU_LLM_RETURN_IF_ERROR(comm.Broadcast(&total_steps, sizeof(total_steps), 0));
         schedule.total = std::max(total_steps, 1);
         if (timed_steps == kBudgetProbeSteps)
           fmt::print("time budget: {:.0f} s, {:.1f} ms/step: {} steps planned\n", opt.time_budget_s,
@@ -450,11 +382,12 @@ Status RunTraining(const TrainOptions& opt) {
       std::fflush(stdout);
     }
     nlohmann::json record = {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"data_ms", data_ms}, {"tok_s", tok_s}};
+    if (parallel) record["comm_ms"] = comm_ms;
     if (scaler) {
       record["loss_scale"] = stats.loss_scale;
       record["skipped"] = stats.skipped;
     }
-    CPU_LLM_RETURN_IF_ERROR(metrics.Append(record));
+    CPU_LLM_RETURN_IF_ERROR(log_metrics(record));
     if (opt.val_every > 0 && step % opt.val_every == 0 && step != total_steps) CPU_LLM_RETURN_IF_ERROR(validate(step));
     if (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0 && step != total_steps)
       CPU_LLM_RETURN_IF_ERROR(save(step));
@@ -469,10 +402,13 @@ Status RunTraining(const TrainOptions& opt) {
     fmt::print("data wait: {:.1f} ms of {:.1f} ms of steps after the first ({:.2f}%, {} loader)\n", data_ms_total,
                step_ms_total,
                100.0 * data_ms_total / step_ms_total, parsed.loader == LoaderMode::kAsync ? "async" : "sync");
+  if (parallel && step_ms_total > 0.0)
+    fmt::print("comm wait: {:.1f} ms of {:.1f} ms of steps after the first ({:.2f}%, {} ranks)\n", comm_ms_total,
+               step_ms_total, 100.0 * comm_ms_total / step_ms_total, comm.world());
   fmt::print("peak RSS: {:.1f} MB\n", PeakRssBytes() / 1e6);
   if (opt.profile) fmt::print("{}", profiler.Report());
 
-  if (opt.sample_tokens > 0) {
+  if (opt.sample_tokens > 0 && root) {
     SampleOptions so;
     so.max_new_tokens = opt.sample_tokens;
     so.temperature = opt.sample_temperature;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "dist/communicator.h"
 #include "model/config.h"
 #include "optim/adamw.h"
 
@@ -67,7 +68,10 @@ struct TrainOptions {
   float lr_final_frac = 0.1f;
   AdamWConfig adamw;
   uint64_t seed = 1337;
-  int threads = 0;  // 0 = all
+  int threads = 0;  // 0 = all cores, shared out among the ranks on this machine
+  // Data-parallel runs: the size of a gradient bucket whose all-reduce starts
+  // as soon as backward has filled it.
+  double bucket_mb = 4.0;
   // Matmul backend: "tiled" (the built-in Highway GEMM: in the bench as fast
   // as the libraries on GPT-2's shapes, and bit-identical across thread
   // counts), "blas" (OpenBLAS), "onednn" or "naive" (the plain-loop "before").
@@ -99,6 +103,11 @@ struct TrainOptions {
   int sample_top_k = 40;
 };
 
-Status RunTraining(const TrainOptions& opt);
+// comm: the data-parallel world this process is a rank of (issue 9); null is
+// a world of one. Every rank runs RunTraining with the same options: rank 0's
+// parameters are broadcast at the start, each rank reads its own slice of
+// the batches, gradients are averaged during backward, and rank 0 alone
+// writes the metrics, checkpoints, vocabulary map and sample.
+Status RunTraining(const TrainOptions& opt, Communicator* comm = nullptr);
 
 }  // namespace cpu_llm
