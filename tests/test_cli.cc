@@ -393,6 +393,30 @@ TEST_F(Cli, GradientAccumulationMatchesTheBigBatch) {
   for (int i = 1; i < 3; i++) EXPECT_NEAR(std::stod(b[i]), std::stod(a[i]), 2e-4) << i;
 }
 
+// With no --model, train uses the `bench --arch` winner: the Llama-style d3
+// block on a vocabulary pruned to the data's tokens (only where it can count
+// them: token data, a new model); --model d3 is GPT-2's block, unpruned.
+TEST_F(Cli, DefaultModelIsTheArchWinner) {
+  steps_ = "1";
+  ProcessResult def = Run(Train(Out(), {}, "2", "16", /*tiny_model=*/false));
+  ExpectSuccess(def);
+  EXPECT_HAS_SUBSTR(def.out, "L=3 NH=3 C=192");
+  EXPECT_HAS_SUBSTR(def.out, "block=rmsnorm/swiglu(H=512)/rope/no-bias/untied");
+  EXPECT_HAS_SUBSTR(def.out, "vocabulary: pruned to the ");
+  ProcessResult gpt2 = Run(Train(dir_ / "gpt2", {"--model", "d3"}, "2", "16", false));
+  ExpectSuccess(gpt2);
+  EXPECT_HAS_SUBSTR(gpt2.out, "L=3 NH=3 C=192 maxT=16 V=257 ");
+  EXPECT_EQ(gpt2.out.find("block="), std::string::npos) << gpt2.out;
+  EXPECT_EQ(gpt2.out.find("vocabulary: pruned"), std::string::npos) << gpt2.out;
+  // Text data cannot be counted up front: the default model keeps the whole vocabulary.
+  ::cpu_llm::testing::WriteText(dir_ / "t.txt", std::string(4000, 'a') + "\n");
+  ProcessResult text = Run(Train(dir_ / "text", {"--train-data", dir_ / "t.txt", "--data-format", "text"}, "2", "16",
+                                 false));
+  ExpectSuccess(text);
+  EXPECT_HAS_SUBSTR(text.out, "V=257 ");
+  EXPECT_EQ(text.out.find("vocabulary: pruned"), std::string::npos) << text.out;
+}
+
 // A Llama-style block trains, resumes from its version-2003 checkpoint and
 // samples through the KV cache (RoPE at each position); bad options are
 // usage errors naming the flag.

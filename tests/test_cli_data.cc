@@ -142,7 +142,7 @@ TEST_F(CliData, PrunedVocabularyTrainsResumesAndSamples) {
   ExpectSuccess(s);
   for (char c : s.out.substr(2)) EXPECT_NE(std::string("abcd; \n<|endoftext|>").find(c), std::string::npos) << s.out;
 
-  ExpectError(Run(Train(dir_ / "x", {"--prune-vocab", "-1"})), 2, "--prune-vocab");
+  ExpectError(Run(Train(dir_ / "x", {"--prune-vocab", "-2"})), 2, "--prune-vocab");
   ExpectError(Run(Train(dir_ / "x", {"--prune-vocab", "1", "--vocab", "300"})), 2, "--vocab");
   ExpectError(Run(Train(dir_ / "x", {"--train-data", data, "--prune-vocab", "1", "--init-from",
                                      Out() + "/model_00000004.bin"})), 2, "--prune-vocab");

@@ -38,7 +38,7 @@ Status RunAccumCurve(const AccumCurveOptions& opt, json* out) {
     // Validation batches are (batch, T): four times as many at B=2 cover
     // the same 8 x 8 rows of the val split as at B=8.
     const std::vector<std::string> argv = {
-        self, "train", "--batch", std::to_string(side.batch), "--grad-accum", std::to_string(side.grad_accum),
+        self, "train", "--model", "d3", "--batch", std::to_string(side.batch), "--grad-accum", std::to_string(side.grad_accum),
         "--steps", std::to_string(opt.steps), "--val-every", "50", "--val-batches", std::to_string(64 / side.batch),
         "--log-every", "100", "--sample-tokens", "0", "--threads", std::to_string(opt.threads), "--out", dir};
     std::fprintf(stderr, "bench --accum-curve: training %s, %d steps\n", side.label, opt.steps);
@@ -101,7 +101,7 @@ std::string AccumCurveTable(const json& result) {
 std::string AccumCurveSection(const json& result, const std::vector<std::string>& plots) {
   const json &a = result["runs"][0], &b = result["runs"][1];
   std::string out = fmt::format(
-      "**Loss curve, B=8 vs B=2×4** — `cpu_llm bench --accum-curve`: the demo model ({}) on the bundled corpus, "
+      "**Loss curve, B=8 vs B=2×4** — `cpu_llm bench --accum-curve`: d3, GPT-2's block ({}), on the bundled corpus, "
       "{} steps, same seed, once with B=8 and once with B=2 and `--grad-accum 4` (the same rows per update). "
       "Largest gap between the two training losses at any step: **{:.2e}** ({:.2e} relative; the summation order "
       "differs, nothing else, and rounding differences grow over the run); final val loss on the same 8 × 8 val "

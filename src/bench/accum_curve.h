@@ -1,5 +1,5 @@
 // `bench --accum-curve`: does gradient accumulation train like the big batch
-// it stands for (plan item 3)? Trains the demo model on the bundled corpus
+// it stands for (plan item 3)? Trains d3 (GPT-2's block) on the bundled corpus
 // twice with the same seed, once with B=8 and once with B=2 x 4 accumulated
 // micro-batches (the same rows per update), and compares the loss curves
 // step by step; the report shows the largest gap and a plot of both.

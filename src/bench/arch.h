@@ -1,4 +1,4 @@
-// `bench --arch`: plan item 10 measured. Trains the demo model on the bundled
+// `bench --arch`: plan item 10 measured. Trains d3 (GPT-2's block) on the bundled
 // corpus once per architecture variant (each block option alone, the
 // Llama-style block, a smaller model, vocabulary pruning) for the same
 // wall-clock budget, each a fresh `cpu_llm train` child whose schedule

@@ -90,7 +90,7 @@ Status RunDist(const DistOptions& opt, json* out) {
                 "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_rmaps_base_oversubscribe=1", mpirun,
                 "--bind-to", cores_enough ? "core" : "none", "-np", std::to_string(s.ranks)};
       for (const std::string& a :
-           {self, std::string("train"), std::string("--batch"), std::to_string(s.batch), std::string("--threads"),
+           {self, std::string("train"), std::string("--model"), std::string("d3"), std::string("--batch"), std::to_string(s.batch), std::string("--threads"),
             std::to_string(s.threads), std::string("--steps"), std::to_string(opt.steps), std::string("--val-every"),
             std::string("0"), std::string("--val-batches"), std::string("1"), std::string("--log-every"),
             std::string("0"), std::string("--sample-tokens"), std::string("0"), std::string("--out"), dir})
@@ -132,8 +132,8 @@ std::string DistTable(const json& r) {
 std::string DistSection(const json& r) {
   const json& setups = r["setups"];
   std::string out = fmt::format(
-      "**Gradient reduction across processes, measured** — `cpu_llm bench --dist`: the demo model on the bundled "
-      "corpus, one global batch of 16 × 64 tokens per step, {} steps per run, {} runs per setup interleaved, medians "
+      "**Gradient reduction across processes, measured** — `cpu_llm bench --dist`: d3 (GPT-2's block, 3 layers, "
+      "C=192) on the bundled corpus, one global batch of 16 × 64 tokens per step, {} steps per run, {} runs per setup interleaved, medians "
       "(tokens/s over steps after the first). Two ranks under `mpirun` each train on B=8 and average their "
       "gradients with non-blocking all-reduces started layer by layer during backward; \"comm wait\" is the share of "
       "the step spent waiting for them after backward.\n\n"

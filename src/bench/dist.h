@@ -1,5 +1,5 @@
 // `bench --dist`: data-parallel training on this machine (issue 9). Trains
-// the demo model (d3, T=64) on the bundled corpus at one global batch of 16
+// d3 (GPT-2's block, T=64) on the bundled corpus at one global batch of 16
 // rows, as 1 rank x 1 thread, 2 ranks x 1 thread under mpirun (B=8 each) and,
 // for reference, 1 rank x 2 threads, interleaved run by run; reports the
 // median tokens/s of each and the share of the 2-rank step spent waiting for

@@ -137,25 +137,29 @@ const std::vector<PlanItem>& PlanItems() {
        "reference over odd shapes; KernelsMatmul.LibraryBackendsOverwriteAndAccumulateLikeTiled checks the "
        "overwrite/accumulate contract (dinp and out overwritten, dW and dbias +=, null dinp/dbias); "
        "Parity.* holds the whole model, gradients and ten AdamW steps to PyTorch with each backend."},
-      {10, "Architecture tweaks", "partly built",
+      {10, "Architecture tweaks", "built",
        "Block options, each fully trainable (forward, backward, KV-cache decoding, checkpoints): RMSNorm instead "
        "of LayerNorm, squared-ReLU, SiLU or SwiGLU (8C/3 wide, gate and up from one fused matmul) instead of GELU, "
        "rotary positions instead of learned ones, no biases, an untied LM head, and `llama-<preset>` combining "
        "RMSNorm, SwiGLU, RoPE, no biases and an untied head. Dropped tensors have size 0, so GPT-2's block keeps "
        "llm.c's exact file layout (version 3); other blocks are saved as version 2003 with the options in the "
        "header. Vocabulary pruning keeps only the token ids seen in the training data (`--prune-vocab N`: at "
-       "least N times), remapping batches, validation and prompts, with one 'unknown' id for the rest that "
+       "least N times; or `prepare --prune-vocab N` counts while writing the shards and `train --vocab-map` "
+       "uses its map), remapping batches, validation and prompts, with one 'unknown' id for the rest that "
        "sampling never emits, so outputs stay GPT-2 ids; the map is saved beside the checkpoints. Smaller models "
-       "are presets (d1..d48). Not built yet: training a smaller BPE vocabulary; the small presets keep GPT-2's "
-       "block until longer (10-minute) runs confirm a winner.",
+       "are presets (d1..d48). The winner below, the Llama-style block with a pruned vocabulary, is the default "
+       "model of `train` (no `--model`: llama-d3, pruned on token data); the d<N> presets keep GPT-2's block, "
+       "which llm.c reads. Not built: the optional trainer of a smaller BPE vocabulary.",
        "`train --norm layernorm|rmsnorm --mlp gelu|relu2|silu|swiglu --pos learned|rope --bias on|off --head "
-       "tied|untied`, `--model llama-d<N>`, `--prune-vocab N`, `--time-budget S`; `bench --arch` compares them.",
+       "tied|untied`, `--model llama-d<N>`, `--prune-vocab N`, `prepare --prune-vocab N` + `train --vocab-map`, "
+       "`--time-budget S`; `bench --arch` compares them.",
        "Parity.* holds three block variants that between them use every option to PyTorch (logits, loss, every "
        "gradient, ten AdamW steps; tools/gen_parity_fixtures.py), as well as GPT-2's; KernelsRmsnorm.*, "
        "KernelsRope.*, KernelsActivation.* check each new kernel against its reference, finite differences, "
        "every SIMD target and PyTorch op fixtures; ModelBlocks.* checks the layout, the KV cache against the full "
        "forward and thread determinism per option, and that checkpoints record the options; TokenMap.* and "
-       "CliData.PrunedVocabularyTrainsResumesAndSamples cover pruning."},
+       "CliData.PrunedVocabularyTrainsResumesAndSamples and CliPrepare.VocabularyMapFromPrepareTrainsLikeTrainsOwnCount "
+       "cover pruning; Cli.DefaultModelIsTheArchWinner checks the default."},
   };
   return kItems;
 }

@@ -284,7 +284,8 @@ std::string ItemSection(const PlanItem& item, const json& b, const json& a, cons
     measured = true;
   }
   if (item.number == 10 && !x.arch_long.is_null()) {
-    out += "**The finalists, longer** — the same comparison with a longer budget for the variants that led above:\n\n";
+    out += "**The finalists, longer** — the same comparison with a longer budget, for the baseline and the variants "
+           "that led above:\n\n";
     out += ArchSection(x.arch_long);
     measured = true;
   }

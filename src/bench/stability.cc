@@ -50,6 +50,8 @@ Status CommonTrainArgs(const StabilityOptions& opt, std::vector<std::string>* ar
   };
   *args = {"--steps", std::to_string(opt.steps), "--seed", std::to_string(opt.seed)};
   // Defaults the caller may replace; CLI11 refuses a flag given twice.
+  // GPT-2's block, as the stability results were measured (not the default model).
+  if (!given("--model")) args->insert(args->end(), {"--model", "d3"});
   if (!given("--val-every")) args->insert(args->end(), {"--val-every", std::to_string(opt.val_every)});
   if (!given("--sample-tokens")) args->insert(args->end(), {"--sample-tokens", "0"});
   if (!given("--log-every")) args->insert(args->end(), {"--log-every", "100"});

@@ -233,7 +233,7 @@ CommandRunner AddBenchCommand(CLI::App& root) {
       ->needs(stability);
   app->add_option("--stability-args", a->stability_args,
                   "With --stability: more `train` arguments for every run, e.g. \"--model d1 --batch 2\" "
-                  "(default: the trainer's demo model on the bundled corpus)")
+                  "(default: d3, GPT-2's block, on the bundled corpus)")
       ->needs(stability);
   app->add_option("--plot-dir", a->plot_dir,
                   "With --stability or --accum-curve: folder for the SVG plots (default: that of --json)");

@@ -18,7 +18,11 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->get_formatter()->column_width(34);
 
   const char* model = "Model";
-  app->add_option("--model", opt->model, "Preset: " + ConfigNamesHelp())->capture_default_str()->group(model);
+  app->add_option("--model", opt->model,
+                  "Preset: " + ConfigNamesHelp() + ". Default: " + kDefaultModel +
+                      " with the vocabulary pruned to the training data's tokens (the best validation loss per "
+                      "CPU-minute in `bench --arch`); d3 is the same size with GPT-2's block")
+      ->group(model);
   app->add_option("--layers", opt->n_layer, "Number of layers (overrides the preset)")->group(model);
   app->add_option("--heads", opt->n_head, "Attention heads (overrides the preset)")->group(model);
   app->add_option("--channels", opt->n_embd, "Embedding channels C (overrides the preset)")->group(model);
@@ -50,7 +54,8 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->group(data);
   app->add_option("--prune-vocab", opt->prune_vocab,
                   "Keep only the token ids seen at least this often in the training data (smaller embedding and LM "
-                  "head; others map to one 'unknown' id); 0: the tokenizer's whole vocabulary")
+                  "head; others map to one 'unknown' id); 0: the tokenizer's whole vocabulary; -1 (default): 1 for a "
+                  "new default model (no --model) on token data, else 0")
       ->capture_default_str()
       ->group(data);
   app->add_option("--vocab-map", opt->vocab_map,

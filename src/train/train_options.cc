@@ -10,7 +10,7 @@
 namespace cpu_llm {
 
 Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelConfig* cfg) {
-  CPU_LLM_RETURN_IF_ERROR(ConfigFromName(opt.model, cfg));
+  CPU_LLM_RETURN_IF_ERROR(ConfigFromName(opt.model.empty() ? kDefaultModel : opt.model, cfg));
   cfg->vocab_size = tok.vocab_size();
   if (opt.n_layer) cfg->n_layer = opt.n_layer;
   if (opt.n_head) cfg->n_head = opt.n_head;
@@ -82,7 +82,8 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);
   if (opt.resume && !opt.init_from.empty()) return UsageError("--resume and --init-from cannot be combined");
-  if (opt.prune_vocab < 0) return UsageError("--prune-vocab: must not be negative (got {})", opt.prune_vocab);
+  if (opt.prune_vocab < 0 && opt.prune_vocab != kPruneAuto)
+    return UsageError("--prune-vocab: must not be negative (got {})", opt.prune_vocab);
   if (opt.prune_vocab > 0 && opt.vocab_size) return UsageError("--prune-vocab and --vocab cannot be combined");
   if (!opt.vocab_map.empty() && opt.vocab_size) return UsageError("--vocab-map and --vocab cannot be combined");
   if (!opt.vocab_map.empty() && opt.prune_vocab > 0)

@@ -105,6 +105,13 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
 
   // Vocabulary pruning (plan item 10): a new run counts its training data
   // for the map, a resumed one reads the map its checkpoints were made with.
+  // The default model prunes when it can: a new model on token data.
+  int64_t prune_vocab = opt.prune_vocab;
+  if (prune_vocab == kPruneAuto)
+    prune_vocab = opt.model.empty() && model_path.empty() && !opt.vocab_size && opt.vocab_map.empty() &&
+                          !IsTextFormat(opt.data_format)
+                      ? 1
+                      : 0;
   const std::string map_path = opt.out_dir + "/vocab_map.bin";
   std::optional<TokenMap> token_map;
   if (!resume_state.empty() && std::filesystem::exists(map_path)) {
@@ -114,9 +121,9 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
       return RuntimeError("{}: maps {} tokenizer ids to {}, but the tokenizer has {} and {} holds {}", map_path,
                           token_map->source_vocab(), token_map->model_vocab(), tok->vocab_size(), model_path,
                           cfg.vocab_size);
-  } else if ((opt.prune_vocab > 0 || !opt.vocab_map.empty()) && !model_path.empty()) {
+  } else if ((prune_vocab > 0 || !opt.vocab_map.empty()) && !model_path.empty()) {
     return UsageError("{}: applies to a new model ({} was trained on the full vocabulary)",
-                      opt.prune_vocab > 0 ? "--prune-vocab" : "--vocab-map", model_path);
+                      prune_vocab > 0 ? "--prune-vocab" : "--vocab-map", model_path);
   } else if (!opt.vocab_map.empty()) {
     // A map from `prepare`: the counting pass was done while the shards were written.
     token_map.emplace();
@@ -129,11 +136,11 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
       CPU_LLM_RETURN_IF_ERROR(token_map->Save(map_path));
     cfg.vocab_size = token_map->model_vocab();
     cfg.padded_vocab_size = PadVocab(cfg.vocab_size);
-  } else if (cfg.vocab_size < tok->vocab_size() && opt.prune_vocab == 0) {
+  } else if (cfg.vocab_size < tok->vocab_size() && prune_vocab == 0) {
     return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({})", model_path,
                         cfg.vocab_size, tok->name(), tok->vocab_size());
   }
-  const bool pruning = token_map.has_value() || opt.prune_vocab > 0;
+  const bool pruning = token_map.has_value() || prune_vocab > 0;
   const int B = opt.batch, T = opt.seq_len;
 
   DataSources data;
@@ -152,7 +159,7 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
   };
   if (pruning && !token_map) {
     token_map.emplace();
-    CPU_LLM_RETURN_IF_ERROR(BuildTokenMap(data, opt.prune_vocab, *tok, &*token_map));
+    CPU_LLM_RETURN_IF_ERROR(BuildTokenMap(data, prune_vocab, *tok, &*token_map));
     if (root) CPU_LLM_RETURN_IF_ERROR(token_map->Save(map_path));
     cfg.vocab_size = token_map->model_vocab();
     cfg.padded_vocab_size = PadVocab(cfg.vocab_size);
