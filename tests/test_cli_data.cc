@@ -2,11 +2,15 @@
 // --batch-tokens, exact resume, and shards that change under a running job.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "data/shard.h"
+#include "model/gpt2.h"
+#include "train/checkpoint.h"
 #include "test_cli_util.h"
 #include "test_io_util.h"
 
@@ -119,6 +123,37 @@ TEST_F(CliData, TrainsOnRawTextAndResumesExactly) {
   ExpectError(Run(Train(Out(), {"--data-format", "jsonl"})), 2, "--train-data");
 }
 
+// The bf16 file of a pruned model against its fp32 checkpoint (V=8: the
+// sorted `kept` bytes, end-of-text 256, unknown).
+void ExpectBf16ExportInTokenizerIds(const std::string& fp32_path, const std::string& bf16_path,
+                                    const std::string& kept) {
+  GPT2 pruned, full;
+  ASSERT_TRUE(LoadModel(fp32_path, &pruned).ok());
+  ASSERT_TRUE(LoadModel(bf16_path, &full).ok());
+  ASSERT_EQ(full.config().vocab_size, 257);
+  const int C = full.config().n_embd;
+  std::string sorted = kept;
+  std::sort(sorted.begin(), sorted.end());
+  auto model_row = [&](int id) {
+    if (id == 256) return static_cast<int>(sorted.size());  // end-of-text, after the kept bytes
+    const size_t at = sorted.find(static_cast<char>(id));
+    return at == std::string::npos ? static_cast<int>(sorted.size()) + 1 : static_cast<int>(at);  // unknown last
+  };
+  for (int id = 0; id < full.config().padded_vocab_size; id++)
+    for (int c = 0; c < C; c++) {
+      const float want = id < 257 ? pruned.params()[static_cast<int64_t>(model_row(id)) * C + c] : 0.0f;
+      ASSERT_NEAR(full.params()[static_cast<int64_t>(id) * C + c], want, std::fabs(want) / 128 + 1e-30)
+          << "id " << id << " channel " << c;
+    }
+  // Past the embeddings the parameters are the same (bf16-rounded).
+  const int64_t rest = pruned.num_params() - static_cast<int64_t>(pruned.config().padded_vocab_size) * C;
+  ASSERT_EQ(full.num_params() - static_cast<int64_t>(full.config().padded_vocab_size) * C, rest);
+  for (int64_t i = 0; i < rest; i++) {
+    const float want = pruned.params()[pruned.num_params() - rest + i];
+    ASSERT_NEAR(full.params()[full.num_params() - rest + i], want, std::fabs(want) / 128 + 1e-30) << i;
+  }
+}
+
 // --prune-vocab: the model's vocabulary is the bytes the data uses plus
 // end-of-text and unknown; the map is written beside the checkpoints, a
 // resumed run and `sample` pick it up, and what is sampled comes only from
@@ -128,8 +163,13 @@ TEST_F(CliData, PrunedVocabularyTrainsResumesAndSamples) {
   for (int i = 0; i < 40; i++) text += "abba cab dab; ";
   const std::string data = dir_ / "abc.bin";
   ASSERT_TRUE(WriteShard(data, ByteTokens(text)).ok());
-  ProcessResult r = Run(Train(Out(), {"--train-data", data, "--prune-vocab", "1", "--checkpoint-every", "2"}));
+  ProcessResult r =
+      Run(Train(Out(), {"--train-data", data, "--prune-vocab", "1", "--checkpoint-every", "2", "--export-bf16"}));
   ExpectSuccess(r);
+  // The llm.c export is in the tokenizer's ids: each kept byte's row where
+  // the byte is, every other byte on the 'unknown' row (the pruned model's
+  // last), padding rows zero.
+  ExpectBf16ExportInTokenizerIds(Out() + "/model_00000002.bin", Out() + "/model_00000002.bf16.bin", "abcd; ");
   EXPECT_HAS_SUBSTR(r.out, "V=8 ");  // a b c d ; and space, end-of-text, unknown
   EXPECT_HAS_SUBSTR(r.out, "vocabulary: pruned to the 7 of 257 bytes ids");
   EXPECT_TRUE(std::filesystem::is_regular_file(Out() + "/vocab_map.bin"));

@@ -10,7 +10,8 @@
 #   7. the architecture variants at equal time (--arch; ARCH_BUDGET seconds
 #      each, default 90, then the four that lead at ARCH_LONG_BUDGET seconds,
 #      default 600: about an hour in all),
-#   8. data-parallel training, 1 vs 2 ranks under mpirun (--dist),
+#   8. data-parallel training, 1 vs 2 ranks under mpirun (--dist; as root
+#      also across two network namespaces),
 #   9. the report, from the JSON files written to docs/bench/.
 # Run it on a quiet machine: anything else using the cores skews the numbers.
 # RUNS (default 3) and ABLATION_RUNS (default 5) set the repetitions.
@@ -41,6 +42,9 @@ fi
 "$BIN" bench --arch --arch-budget "${ARCH_BUDGET:-90}" --json "$OUT/arch.json" | tee "$OUT/arch.txt"
 "$BIN" bench --arch --arch-budget "${ARCH_LONG_BUDGET:-600}" --arch-variants gpt2,pruned,llama,llama-pruned \
   --json "$OUT/arch_long.json" | tee "$OUT/arch_long.txt"
-"$BIN" bench --dist --json "$OUT/dist.json" | tee "$OUT/dist.txt"
+# As root, also across two network namespaces (TCP between the ranks).
+netns=()
+[ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1 && netns=(--dist-netns)
+"$BIN" bench --dist "${netns[@]}" --json "$OUT/dist.json" | tee "$OUT/dist.txt"
 "$BIN" bench --report docs/OPTIMIZATIONS.md --from "$OUT"
 echo "wrote docs/OPTIMIZATIONS.md"

@@ -8,6 +8,8 @@
 #   sudo bash tools/mpi_netns.sh [train options...]
 #
 # Prints the run's output; the namespaces and the bridge are removed at exit.
+# The run folder is a temporary one unless RUN_DIR names one (`bench --dist
+# --dist-netns` reads the metrics from there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="$(pwd)/build/release/cpu_llm"
@@ -47,7 +49,7 @@ cat >"$WORK/agent" <<'EOF'
 #!/bin/sh
 host=$1; shift
 ns=cpullm_${host##*.1}
-exec ip netns exec "$ns" unshare --uts /bin/sh -c "hostname $ns; $*"
+exec ip netns exec "$ns" unshare --uts /bin/sh -c "hostname node-${ns#cpullm_}; $*"
 EOF
 chmod +x "$WORK/agent"
 printf '%s.11 slots=1\n%s.12 slots=1\n' "$NET" "$NET" >"$WORK/hosts"
@@ -56,4 +58,4 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun --hostfile "$WORK/hosts" -np 2 --map-by node --bind-to none \
   --mca plm_rsh_agent "$WORK/agent" \
   --mca btl tcp,self --mca btl_tcp_if_include "$NET.0/24" --mca oob_tcp_if_include "$NET.0/24" \
-  "$BIN" train --out "$WORK/run" "$@"
+  "$BIN" train --out "${RUN_DIR:-$WORK/run}" "$@"

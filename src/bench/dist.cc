@@ -21,14 +21,20 @@ namespace {
 
 using nlohmann::json;
 
+// How the ranks are started: in this process's network (shared memory
+// between ranks), or one per network namespace (TCP/IP, tools/mpi_netns.sh).
+enum class Launch { kSingle, kMpirun, kNetns };
+
 struct Setup {
   const char* label;
   int ranks, threads, batch;
+  Launch launch;
 };
 constexpr Setup kSetups[] = {
-    {"1 rank x 1 thread", 1, 1, 16},
-    {"2 ranks x 1 thread", 2, 1, 8},
-    {"1 rank x 2 threads", 1, 2, 16},
+    {"1 rank x 1 thread", 1, 1, 16, Launch::kSingle},
+    {"2 ranks x 1 thread", 2, 1, 8, Launch::kMpirun},
+    {"1 rank x 2 threads", 1, 2, 16, Launch::kSingle},
+    {"2 ranks x 1 thread, TCP between network namespaces", 2, 1, 8, Launch::kNetns},
 };
 
 Status FindOnPath(const std::string& name, std::string* path) {
@@ -71,30 +77,40 @@ Status RunDist(const DistOptions& opt, json* out) {
   std::string self, mpirun = opt.mpirun;
   CPU_LLM_RETURN_IF_ERROR(SelfExecutable(&self));
   if (mpirun.empty()) CPU_LLM_RETURN_IF_ERROR(FindOnPath("mpirun", &mpirun));
+  const std::string netns_script = std::string(CPU_LLM_SOURCE_DIR) + "/tools/mpi_netns.sh";
+  if (opt.netns && ::access(netns_script.c_str(), R_OK) != 0)
+    return RuntimeError("{}: not found (--dist-netns runs it)", netns_script);
   TempFolder tmp;
   CPU_LLM_RETURN_IF_ERROR(tmp.Create("cpu_llm_dist"));
   json result = {{"kind", "cpu_llm-bench-dist"}, {"machine", DescribeMachine()}, {"steps", opt.steps},
                  {"runs_per_setup", opt.runs}, {"setups", json::array()}};
-  std::vector<std::vector<double>> tok_s(std::size(kSetups)), comm(std::size(kSetups));
-  std::vector<std::string> models(std::size(kSetups));
+  std::vector<const Setup*> setups;
+  for (const Setup& s : kSetups)
+    if (s.launch != Launch::kNetns || opt.netns) setups.push_back(&s);
+  std::vector<std::vector<double>> tok_s(setups.size()), comm(setups.size());
+  std::vector<std::string> models(setups.size());
   for (int run = 0; run < opt.runs; run++) {
-    for (size_t i = 0; i < std::size(kSetups); i++) {
-      const Setup& s = kSetups[i];
+    for (size_t i = 0; i < setups.size(); i++) {
+      const Setup& s = *setups[i];
       const std::string dir = tmp.path() + "/run";
       std::vector<std::string> argv;
       // Each rank on a core of its own where there are enough; allowed as
       // root (containers), without the cross-memory copy containers forbid.
       const bool cores_enough = std::thread::hardware_concurrency() >= static_cast<unsigned>(s.ranks);
-      if (s.ranks > 1)
+      if (s.launch == Launch::kMpirun)
         argv = {"/usr/bin/env", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
                 "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_rmaps_base_oversubscribe=1", mpirun,
-                "--bind-to", cores_enough ? "core" : "none", "-np", std::to_string(s.ranks)};
-      for (const std::string& a :
-           {self, std::string("train"), std::string("--model"), std::string("d3"), std::string("--batch"), std::to_string(s.batch), std::string("--threads"),
-            std::to_string(s.threads), std::string("--steps"), std::to_string(opt.steps), std::string("--val-every"),
-            std::string("0"), std::string("--val-batches"), std::string("1"), std::string("--log-every"),
-            std::string("0"), std::string("--sample-tokens"), std::string("0"), std::string("--out"), dir})
-        argv.push_back(a);
+                "--bind-to", cores_enough ? "core" : "none", "-np", std::to_string(s.ranks), self, "train"};
+      else if (s.launch == Launch::kNetns)
+        argv = {"/usr/bin/env", "RUN_DIR=" + dir, "bash", netns_script};  // it adds the binary and --out
+      else
+        argv = {self, "train"};
+      const std::vector<std::string> train = {
+          "--model", "d3", "--batch", std::to_string(s.batch), "--threads", std::to_string(s.threads), "--steps",
+          std::to_string(opt.steps), "--val-every", "0", "--val-batches", "1", "--log-every", "0", "--sample-tokens",
+          "0"};
+      argv.insert(argv.end(), train.begin(), train.end());
+      if (s.launch != Launch::kNetns) argv.insert(argv.end(), {"--out", dir});
       std::fprintf(stderr, "bench --dist: %s, run %d/%d\n", s.label, run + 1, opt.runs);
       std::string output;
       int code = 0;
@@ -110,8 +126,8 @@ Status RunDist(const DistOptions& opt, json* out) {
       std::filesystem::remove_all(dir, ec);
     }
   }
-  for (size_t i = 0; i < std::size(kSetups); i++) {
-    const Setup& s = kSetups[i];
+  for (size_t i = 0; i < setups.size(); i++) {
+    const Setup& s = *setups[i];
     result["setups"].push_back({{"label", s.label}, {"ranks", s.ranks}, {"threads", s.threads},
                                 {"batch_per_rank", s.batch}, {"model", models[i]}, {"tok_s", tok_s[i]},
                                 {"tok_s_median", Median(tok_s[i])}, {"comm_share", comm[i]},
@@ -122,9 +138,9 @@ Status RunDist(const DistOptions& opt, json* out) {
 }
 
 std::string DistTable(const json& r) {
-  std::string t = fmt::format("{:<22} {:>10} {:>12}\n", "setup", "tok/s", "comm wait");
+  std::string t = fmt::format("{:<52} {:>8} {:>10}\n", "setup", "tok/s", "comm wait");
   for (const json& s : r["setups"])
-    t += fmt::format("{:<22} {:>10.0f} {:>11.1f}%\n", s["label"].get<std::string>(), s["tok_s_median"].get<double>(),
+    t += fmt::format("{:<52} {:>8.0f} {:>9.1f}%\n", s["label"].get<std::string>(), s["tok_s_median"].get<double>(),
                      100.0 * s["comm_share_median"].get<double>());
   return t;
 }
@@ -148,8 +164,15 @@ std::string DistSection(const json& r) {
                  threads = setups[2]["tok_s_median"].get<double>();
     out += fmt::format(
         "\n2 ranks over 1: **{:.2f}×**; 2 ranks against 1 rank with 2 threads: {:.2f}× (above 1: processes scale "
-        "better than threads here; below: threads do).\n\n",
+        "better than threads here; below: threads do).",
         two / one, two / threads);
+    if (setups.size() >= 4)
+      out += fmt::format(
+          " Across network namespaces (tools/mpi_netns.sh: each rank in its own namespace, the gradients over "
+          "TCP/IP through a bridge, as between two hosts, with mpirun starting the remote rank through `ip netns "
+          "exec` where it would use ssh): {:.2f}× of the shared-memory run.",
+          setups[3]["tok_s_median"].get<double>() / two);
+    out += "\n\n";
   }
   return out;
 }

@@ -1,9 +1,10 @@
 // `bench --dist`: data-parallel training on this machine (issue 9). Trains
 // d3 (GPT-2's block, T=64) on the bundled corpus at one global batch of 16
 // rows, as 1 rank x 1 thread, 2 ranks x 1 thread under mpirun (B=8 each) and,
-// for reference, 1 rank x 2 threads, interleaved run by run; reports the
-// median tokens/s of each and the share of the 2-rank step spent waiting for
-// the gradient all-reduce after backward.
+// for reference, 1 rank x 2 threads (and, asked for, 2 ranks in two network
+// namespaces talking TCP), interleaved run by run; reports the median tokens/s
+// of each and the share of the 2-rank step spent waiting for the gradient
+// all-reduce after backward.
 #pragma once
 
 #include <string>
@@ -18,6 +19,8 @@ struct DistOptions {
   int steps = 30;
   int runs = 3;
   std::string mpirun;  // empty: found on PATH
+  // Also 2 ranks in two network namespaces (tools/mpi_netns.sh; needs root).
+  bool netns = false;
 };
 
 Status RunDist(const DistOptions& opt, nlohmann::json* out);

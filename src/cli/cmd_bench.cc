@@ -47,6 +47,7 @@ struct BenchArgs {
   bool accum_curve = false;
   bool dist = false;
   int dist_steps = 30;
+  bool dist_netns = false;
   int accum_steps = 300;
   bool arch = false;
   ArchOptions arch_opt;
@@ -120,6 +121,7 @@ Status RunBench(const BenchArgs& a) {
     DistOptions opt;
     opt.steps = a.dist_steps;
     opt.runs = a.runs > 0 ? a.runs : 3;
+    opt.netns = a.dist_netns;
     CPU_LLM_RETURN_IF_ERROR(RunDist(opt, &result));
     fmt::print("{}", DistTable(result));
   } else if (a.arch) {
@@ -267,6 +269,9 @@ CommandRunner AddBenchCommand(CLI::App& root) {
                                     "the same global batch; tokens/s and the share of time waiting on communication");
   app->add_option("--dist-steps", a->dist_steps, "With --dist: training steps per run")
       ->capture_default_str()
+      ->needs(dist);
+  app->add_flag("--dist-netns", a->dist_netns,
+                "With --dist: also 2 ranks in two network namespaces, talking TCP (tools/mpi_netns.sh; needs root)")
       ->needs(dist);
   CLI::Option* accum = app->add_flag("--accum-curve", a->accum_curve,
                                      "Train B=8 and B=2 x 4 accumulated with the same seed and compare the loss curves");

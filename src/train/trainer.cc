@@ -28,6 +28,7 @@
 #include "train/step.h"
 #include "train/train_data.h"
 #include "train/train_options.h"
+#include "train/vocab_export.h"
 
 namespace cpu_llm {
 namespace {
@@ -293,9 +294,13 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     CPU_LLM_RETURN_IF_ERROR(SaveCheckpoint(opt.out_dir, model, adamw, st, &path));
     fmt::print("checkpoint: {}\n", path);
     if (opt.export_bf16) {
+      // For llm.c: GPT-2 ids, so a pruned vocabulary goes back to the tokenizer's.
       const std::string bf16_path = fmt::format("{}/model_{:08d}.bf16.bin", opt.out_dir, step);
-      CPU_LLM_RETURN_IF_ERROR(SaveModel(bf16_path, model, WeightFormat::kBf16));
-      fmt::print("bf16 model: {}\n", bf16_path);
+      GPT2 expanded;
+      if (token_map) CPU_LLM_RETURN_IF_ERROR(ExpandVocabulary(model, *token_map, &expanded));
+      CPU_LLM_RETURN_IF_ERROR(SaveModel(bf16_path, token_map ? expanded : model, WeightFormat::kBf16));
+      fmt::print("bf16 model: {}{}\n", bf16_path,
+                 token_map ? fmt::format(" (in the {} tokenizer's {} ids)", tok->name(), tok->vocab_size()) : "");
     }
     return Status();
   };
