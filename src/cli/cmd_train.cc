@@ -1,3 +1,8 @@
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -8,6 +13,36 @@
 #include "train/trainer.h"
 
 namespace cpu_llm {
+namespace {
+
+// SIGINT/SIGTERM: the first asks the trainer to stop after the current step
+// with a checkpoint; a second one exits at once, touching no checkpoint (a
+// write in progress is a temporary file the next run removes). A handler can
+// only reach the trainer through a variable of its own; this is it.
+std::atomic<bool> stop_requested{false};
+volatile std::sig_atomic_t signals_seen = 0;
+
+void OnStopSignal(int) {
+  if (signals_seen++ > 0) {
+    const char msg[] = "\ncpu_llm train: interrupted again: exiting now, without a checkpoint\n";
+    (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    ::_exit(130);
+  }
+  stop_requested.store(true, std::memory_order_relaxed);
+  const char msg[] = "\ncpu_llm train: stopping after this step with a checkpoint (interrupt again to exit at once)\n";
+  (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+}
+
+void CatchStopSignals() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // file reads and writes carry on
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace
 
 CommandRunner AddTrainCommand(CLI::App& root) {
   auto opt = std::make_shared<TrainOptions>();
@@ -149,7 +184,13 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->capture_default_str()->group(out);
   app->add_option("--checkpoint-every", opt->checkpoint_every, "Checkpoint every N steps (0: only at the end)")
       ->capture_default_str()->group(out);
-  app->add_flag("--resume", opt->resume, "Continue from the newest checkpoint in --out")->group(out);
+  app->add_flag("--resume", opt->resume,
+                "Continue from the newest complete checkpoint in --out (a damaged one is skipped with a message)")
+      ->group(out);
+  app->add_option("--keep-checkpoints", opt->keep_checkpoints,
+                  "Keep only the newest N checkpoints, removing older ones once a new one is complete (0: all)")
+      ->capture_default_str()
+      ->group(out);
   app->add_flag("--profile", opt->profile, "Print a per-op time breakdown at the end")->group(out);
   app->add_option("--sample-tokens", opt->sample_tokens, "Tokens to sample after training (0: none)")
       ->capture_default_str()->group(out);
@@ -168,6 +209,11 @@ CommandRunner AddTrainCommand(CLI::App& root) {
     // Rank 0 speaks for the job; the other ranks print only their errors.
     if (!comm->is_root() && !std::freopen("/dev/null", "w", stdout))
       return RuntimeError("/dev/null: cannot open for the output of rank {}", comm->rank());
+    // Under mpirun the launcher owns the signals (it ends the job).
+    if (comm->world() == 1) {
+      CatchStopSignals();
+      run.stop_requested = &stop_requested;
+    }
     Status s = RunTraining(run, comm.get());
     if (!s.ok() && comm->world() > 1) {
       // The other ranks may be waiting in a collective for this one: end them all.

@@ -1,8 +1,11 @@
 #include "train/checkpoint.h"
 
+#include <signal.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -184,30 +187,50 @@ Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt
   return w.Finish();
 }
 
-Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
-  std::vector<uint8_t> bytes;
-  CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(path, &bytes));
-  if (bytes.size() < kHeaderInts * sizeof(int64_t))
-    return RuntimeError("{}: truncated state file: {} bytes, shorter than the header", path, bytes.size());
-  int64_t h[kHeaderInts];
-  std::memcpy(h, bytes.data(), sizeof(h));
+namespace {
+
+// Reads a state file and checks everything that needs no model: header,
+// size, checksum. h receives the header (checksum slot zeroed).
+Status ReadStateFile(const std::string& path, std::vector<uint8_t>* bytes, int64_t* h) {
+  CPU_LLM_RETURN_IF_ERROR(ReadFileBytes(path, bytes));
+  if (bytes->size() < kHeaderInts * sizeof(int64_t))
+    return RuntimeError("{}: truncated state file: {} bytes, shorter than the header", path, bytes->size());
+  std::memcpy(h, bytes->data(), kHeaderInts * sizeof(int64_t));
   if (h[0] != kStateMagic) return RuntimeError("{}: not a cpu_llm state file (bad magic)", path);
   if (h[1] != kStateVersion && h[1] != 1)
     return RuntimeError("{}: unsupported state file version {} (expected 1 or {})", path, h[1], kStateVersion);
   const int64_t n = h[3], name_len = h[13];
-  if (n != opt->size())
-    return RuntimeError("{}: state holds {} optimizer values, the model has {} parameters", path, n, opt->size());
+  if (n < 0 || n > (int64_t{1} << 40)) return RuntimeError("{}: corrupt state file (optimizer size {})", path, n);
   if (name_len < 0 || name_len > 4096) return RuntimeError("{}: corrupt state file (model name length)", path);
-  const uint64_t expected = sizeof(h) + name_len + 2 * n * sizeof(float);
-  if (bytes.size() != expected)
-    return RuntimeError("{}: {} state file: {} bytes, expected {}", path, bytes.size() < expected ? "truncated" : "corrupt",
-                        bytes.size(), expected);
-  const uint8_t* p = bytes.data() + sizeof(h);
+  const uint64_t header = kHeaderInts * sizeof(int64_t);
+  const uint64_t expected = header + name_len + 2 * n * sizeof(float);
+  if (bytes->size() != expected)
+    return RuntimeError("{}: {} state file: {} bytes, expected {}", path, bytes->size() < expected ? "truncated" : "corrupt",
+                        bytes->size(), expected);
   const int64_t stored_crc = h[12];
   h[12] = 0;
-  uLong crc = crc32_z(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(h), sizeof(h));
-  crc = crc32_z(crc, p, expected - sizeof(h));
+  uLong crc = crc32_z(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(h), header);
+  crc = crc32_z(crc, bytes->data() + header, expected - header);
   if (static_cast<int64_t>(crc) != stored_crc) return RuntimeError("{}: corrupt state file (checksum mismatch)", path);
+  return Status();
+}
+
+}  // namespace
+
+Status VerifyStateFile(const std::string& path) {
+  std::vector<uint8_t> bytes;
+  int64_t h[kHeaderInts];
+  return ReadStateFile(path, &bytes, h);
+}
+
+Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
+  std::vector<uint8_t> bytes;
+  int64_t h[kHeaderInts];
+  CPU_LLM_RETURN_IF_ERROR(ReadStateFile(path, &bytes, h));
+  const int64_t n = h[3], name_len = h[13];
+  if (n != opt->size())
+    return RuntimeError("{}: state holds {} optimizer values, the model has {} parameters", path, n, opt->size());
+  const uint8_t* p = bytes.data() + sizeof(h);
   st->step = h[2];
   st->rng_state = static_cast<uint64_t>(h[4]);
   st->data = LoaderPosition{};
@@ -255,18 +278,58 @@ Status SaveCheckpoint(const std::string& dir, const GPT2& model, const AdamW& op
   return Status();
 }
 
-std::string FindLatestState(const std::string& dir) {
+std::vector<std::string> FindStates(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  std::string best;
+  std::vector<std::string> states;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (name.rfind("state_", 0) != 0 || name.size() != 18 || name.substr(14) != ".bin") continue;
     const std::string model = dir + "/model_" + name.substr(6);
     if (!fs::exists(model, ec)) continue;
-    if (best.empty() || name > fs::path(best).filename().string()) best = e.path().string();
+    states.push_back(e.path().string());
   }
-  return best;
+  // Fixed-width step numbers: the names sort by step.
+  std::sort(states.begin(), states.end(), [](const std::string& a, const std::string& b) {
+    return fs::path(a).filename() > fs::path(b).filename();
+  });
+  return states;
+}
+
+std::string FindLatestState(const std::string& dir) {
+  const std::vector<std::string> states = FindStates(dir);
+  return states.empty() ? std::string() : states.front();
+}
+
+Status PruneCheckpoints(const std::string& dir, int keep) {
+  if (keep <= 0) return Status();
+  const std::vector<std::string> states = FindStates(dir);
+  for (size_t i = static_cast<size_t>(keep); i < states.size(); i++) {
+    const std::string step = std::filesystem::path(states[i]).filename().string().substr(6, 8);
+    for (const std::string& path :
+         {states[i], dir + "/model_" + step + ".bin", dir + "/model_" + step + ".bf16.bin"}) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+      if (ec) return RuntimeError("{}: cannot remove an old checkpoint file: {}", path, ec.message());
+    }
+  }
+  return Status();
+}
+
+void RemoveStaleTempFiles(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos) continue;
+    const std::string pid_text = name.substr(at + 5);
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) stale.push_back(e.path());
+  }
+  for (const fs::path& p : stale) fs::remove(p, ec);
 }
 
 }  // namespace cpu_llm

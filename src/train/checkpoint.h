@@ -81,11 +81,26 @@ Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt
 // Loads the state and the optimizer moments (opt must be Init'ed with the
 // model's config, whose parameter count must match the file's).
 Status LoadState(const std::string& path, TrainState* st, AdamW* opt);
+// The checks of LoadState that need no model: header, size, checksum.
+Status VerifyStateFile(const std::string& path);
 
 // Writes model_<step>.bin then state_<step>.bin into dir; returns the state path.
 Status SaveCheckpoint(const std::string& dir, const GPT2& model, const AdamW& opt, TrainState st,
                       std::string* state_path);
 // Newest state_*.bin in dir whose model file exists; empty if none.
 std::string FindLatestState(const std::string& dir);
+
+// Every complete checkpoint in dir (a state file with its model file beside
+// it: the state is written, atomically, only after the model), newest first.
+std::vector<std::string> FindStates(const std::string& dir);
+
+// Keeps the newest `keep` checkpoints in dir and removes the others' state,
+// model and bf16 export files (keep <= 0: keeps all). The state file goes
+// first, so a removal cut short never leaves a state without its model.
+Status PruneCheckpoints(const std::string& dir, int keep);
+
+// Removes the temporary files (<name>.tmp.<pid>) that writers killed before
+// their rename left in dir; a live process's are left alone.
+void RemoveStaleTempFiles(const std::string& dir);
 
 }  // namespace cpu_llm

@@ -88,11 +88,28 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
   // The model's shape: from the checkpoint (a resumed run, --init-from) or the options.
   TrainState state;
   std::string resume_state, model_path = opt.init_from;
+  if (root) RemoveStaleTempFiles(opt.out_dir);  // left by a writer that was killed
   if (opt.resume) {
-    resume_state = FindLatestState(opt.out_dir);
-    if (resume_state.empty()) return RuntimeError("{}: --resume: no checkpoint found in this folder", opt.out_dir);
+    // The newest checkpoint that reads back whole; a damaged one (a disk
+    // error, a file edited by hand) is reported and the one before is used.
     // state_<step>.bin is written after model_<step>.bin, which it names.
-    model_path = opt.out_dir + "/model_" + std::filesystem::path(resume_state).filename().string().substr(6);
+    std::string skipped;
+    for (const std::string& state_path : FindStates(opt.out_dir)) {
+      const std::string model = opt.out_dir + "/model_" + std::filesystem::path(state_path).filename().string().substr(6);
+      ModelConfig probe;
+      Status ok = VerifyStateFile(state_path);
+      if (ok.ok()) ok = ReadModelConfig(model, &probe);
+      if (ok.ok()) {
+        resume_state = state_path;
+        model_path = model;
+        break;
+      }
+      fmt::print("resume: skipping a damaged checkpoint: {}\n", ok.message());
+      if (skipped.empty()) skipped = ok.message();
+    }
+    if (resume_state.empty())
+      return RuntimeError("{}: --resume: no complete checkpoint found in this folder{}", opt.out_dir,
+                          skipped.empty() ? "" : " (" + skipped + ")");
   }
   ModelConfig cfg;
   if (!model_path.empty()) {
@@ -274,7 +291,9 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
   double timed_ms = 0.0;
   int timed_steps = 0;
   std::vector<int32_t> inputs((size_t)B * T), targets((size_t)B * T);
+  int last_saved = -1;  // the step of the last checkpoint this run wrote
   auto save = [&](int step) -> Status {
+    last_saved = step;
     if (!root) return Status();
     TrainState st;
     st.step = step;
@@ -302,7 +321,8 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
       fmt::print("bf16 model: {}{}\n", bf16_path,
                  token_map ? fmt::format(" (in the {} tokenizer's {} ids)", tok->name(), tok->vocab_size()) : "");
     }
-    return Status();
+    // Older ones go only once the new one is complete.
+    return PruneCheckpoints(opt.out_dir, opt.keep_checkpoints);
   };
   auto validate = [&](int step) -> Status {
     if (!data.val) return Status();
@@ -403,6 +423,14 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     if (opt.val_every > 0 && step % opt.val_every == 0 && step != total_steps) CPU_LLM_RETURN_IF_ERROR(validate(step));
     if (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0 && step != total_steps)
       CPU_LLM_RETURN_IF_ERROR(save(step));
+    // SIGINT/SIGTERM (cmd_train.cc): this step is done; keep it and stop.
+    // Ranks would see a signal at different steps, so a data-parallel run
+    // leaves it to mpirun, which ends the job (checkpoints stay whole).
+    if (!parallel && opt.stop_requested && opt.stop_requested->load(std::memory_order_relaxed)) {
+      if (last_saved != step) CPU_LLM_RETURN_IF_ERROR(save(step));
+      fmt::print("stopped by a signal after step {} of {}: resume with --resume\n", step, total_steps);
+      return Status();
+    }
   }
   const int final_step = std::max(last_step, static_cast<int>(state.step));
   if (opt.time_budget_s > 0.0)

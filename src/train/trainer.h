@@ -2,6 +2,7 @@
 // checkpoints and a closing sample, driven by TrainOptions.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -103,6 +104,10 @@ struct TrainOptions {
   int log_every = 1;
   std::string out_dir = "runs/default";
   int checkpoint_every = 0;  // 0 = only at the end
+  int keep_checkpoints = 0;  // keep the newest N checkpoints, removing older ones (0 = keep all)
+  // Set (from a signal handler) to stop after the current step with a
+  // checkpoint; null: never.
+  const std::atomic<bool>* stop_requested = nullptr;
   bool resume = false;
   bool profile = false;  // per-op time breakdown printed at the end
 
