@@ -171,6 +171,14 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_flag("--stochastic-rounding", opt->stochastic_rounding,
                 "With --precision bf16: round the weights stochastically (new noise each step) instead of to nearest")
       ->group(train);
+  app->add_option("--max-bad-steps", opt->max_bad_steps,
+                  "A step whose loss or gradient is inf/NaN is skipped; after N such steps in a row the run stops, "
+                  "naming the first op whose output went non-finite")
+      ->capture_default_str()
+      ->group(train);
+  app->add_flag("--detect-anomaly", opt->detect_anomaly,
+                "Check every op's output for inf/NaN in every step and name the first that goes non-finite (slower)")
+      ->group(train);
 
   const char* out = "Output";
   app->add_option("-o,--out", opt->out_dir, "Run folder: checkpoints and metrics.jsonl")->capture_default_str()->group(out);

@@ -8,6 +8,7 @@
 
 namespace cpu_llm {
 
+class AnomalyDetector;
 class Profiler;
 
 // Which code computes the dense products of the linear layers. kNaive is the
@@ -48,6 +49,8 @@ struct Context {
   const float* sr_weights = nullptr;
   int64_t sr_weights_n = 0;
   uint64_t sr_seed = 0;
+  // Checks every op's output for inf/NaN when set (see core/anomaly.h).
+  AnomalyDetector* anomaly = nullptr;
 };
 
 // All hardware threads, or the value of OMP_NUM_THREADS when set.

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "core/profiler.h"
 #include "kernels/attention.h"
 #include "kernels/convert.h"
@@ -56,6 +58,25 @@ ParamView MakeParamView(float* base, const ModelConfig& cfg) {
 }
 
 bool ParamIsMatrix(int i) { return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12 || i == 16; }
+
+const char* ParamName(int i) {
+  static constexpr const char* kNames[kNumParamTensors] = {
+      "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w",
+      "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "lmheadw"};
+  return i >= 0 && i < kNumParamTensors ? kNames[i] : "?";
+}
+
+std::string NonFiniteParams(const GPT2& model) {
+  const auto sizes = ParamSizes(model.config());
+  std::string out;
+  int64_t start = 0;
+  for (int i = 0; i < kNumParamTensors; i++) {
+    const int64_t at = FirstNonFinite(model.params() + start, sizes[i]);
+    if (at >= 0) out += fmt::format("{}{} (first at {})", out.empty() ? "" : ", ", ParamName(i), at);
+    start += sizes[i];
+  }
+  return out;
+}
 
 namespace {
 
@@ -212,11 +233,14 @@ Status GPT2::ForwardBody(const Context& ctx, const int32_t* tokens, const int32_
   const Pass F = Pass::kForward;
   // Mixed precision: the layer's fp32 output saved in 16 bits, and rounded
   // in place so what comes next reads the saved values.
-  auto store = [&](uint16_t* saved, float* x, int64_t n) {
+  auto store = [&](uint16_t* saved, float* x, int64_t n, int l, const char* tensor) {
     Timed(prof, Op::kConvert, F, [&] { store_rounded(ctx, P, saved, x, n); });
+    Watch(ctx, false, l, "16-bit store", tensor, x, n);  // fp16 overflows here
   };
+  const int64_t BTC = (int64_t)BT * C;
   const int64_t Fr = MlpFcRows(cfg_), H = MlpHidden(cfg_);
   Timed(prof, Op::kEncoder, F, [&] { encoder_forward(ctx, a.encoded, tokens, p.wte, p.wpe, B, T, C); });
+  Watch(ctx, false, -1, "embedding", "encoded", a.encoded, BTC);
   for (int l = 0; l < L; l++) {
     const float* residual = l == 0 ? a.encoded : a.residual3 + (int64_t)(l - 1) * BT * C;
     const int64_t o1 = (int64_t)l * BT * C, o3 = 3 * o1, of = (int64_t)l * BT * Fr, os = (int64_t)l * BT;
@@ -231,34 +255,47 @@ Status GPT2::ForwardBody(const Context& ctx, const int32_t* tokens, const int32_
     Timed(prof, Op::kLayerNorm, F, [&] {
       NormForward(ctx, cfg_, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, At(p.ln1b, l * C), BT);
     });
+    Watch(ctx, false, l, NormName(cfg_.norm), "ln1 output", s.ln, BTC);
     Timed(prof, Op::kMatmulQkv, F,
           [&] { matmul_forward(ctx, qkv, s.ln, p.qkvw + 3 * w1, At(p.qkvb, l * 3 * C), BT, C, 3 * C); });
+    Watch(ctx, false, l, "matmul qkv", "qkv", qkv, 3 * BTC);
     // RoPE rotates q and k before anything stores or reads them.
-    if (cfg_.pos == PosKind::kRope)
+    if (cfg_.pos == PosKind::kRope) {
       Timed(prof, Op::kAttention, F, [&] { rope_forward(ctx, qkv, rope_cos(), rope_sin(), B, T, C, NH, 0); });
-    if (half) store(half_.qkv + o3, qkv, (int64_t)BT * 3 * C);
+      Watch(ctx, false, l, "rope", "qkv", qkv, 3 * BTC);
+    }
+    if (half) store(half_.qkv + o3, qkv, 3 * BTC, l, "qkv");
     Timed(prof, Op::kAttention, F,
           [&] { attention_forward(ctx, atty, att_lse, s.att_scratch, qkv, B, T, C, NH); });
-    if (half) store(half_.atty + o1, atty, (int64_t)BT * C);
+    Watch(ctx, false, l, "attention", "atty", atty, BTC);
+    if (half) store(half_.atty + o1, atty, BTC, l, "atty");
     // The projection lands in residual2 and the residual is added in place.
     Timed(prof, Op::kMatmulAttnProj, F,
           [&] { matmul_forward(ctx, residual2, atty, p.attprojw + w1, At(p.attprojb, l * C), BT, C, C); });
-    Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual2, residual, residual2, (int64_t)BT * C); });
+    Watch(ctx, false, l, "matmul attn proj", "attn proj output", residual2, BTC);
+    Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual2, residual, residual2, BTC); });
+    Watch(ctx, false, l, "residual", "residual2", residual2, BTC);
     Timed(prof, Op::kLayerNorm, F, [&] {
       NormForward(ctx, cfg_, s.ln, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, At(p.ln2b, l * C), BT);
     });
+    Watch(ctx, false, l, NormName(cfg_.norm), "ln2 output", s.ln, BTC);
     Timed(prof, Op::kMatmulFc, F,
           [&] { matmul_forward(ctx, fch, s.ln, p.fcw + l * Fr * C, At(p.fcb, l * Fr), BT, C, (int)Fr); });
-    if (half) store(half_.fch + of, fch, (int64_t)BT * Fr);
+    Watch(ctx, false, l, "matmul fc", "fch", fch, (int64_t)BT * Fr);
+    if (half) store(half_.fch + of, fch, (int64_t)BT * Fr, l, "fch");
     Timed(prof, Op::kGelu, F, [&] { ActivationForward(ctx, cfg_, s.fch_gelu, fch, BT); });
+    Watch(ctx, false, l, MlpName(cfg_.mlp), "activation output", s.fch_gelu, (int64_t)BT * H);
     Timed(prof, Op::kMatmulFcProj, F, [&] {
       matmul_forward(ctx, residual3, s.fch_gelu, p.fcprojw + l * C * H, At(p.fcprojb, l * C), BT, (int)H, C);
     });
-    Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual3, residual2, residual3, (int64_t)BT * C); });
+    Watch(ctx, false, l, "matmul fc proj", "fc proj output", residual3, BTC);
+    Timed(prof, Op::kResidual, F, [&] { residual_forward(ctx, residual3, residual2, residual3, BTC); });
+    Watch(ctx, false, l, "residual", "residual3", residual3, BTC);
   }
   const float* last = a.residual3 + (int64_t)(L - 1) * BT * C;
   Timed(prof, Op::kLayerNorm, F,
         [&] { NormForward(ctx, cfg_, a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, BT); });
+  Watch(ctx, false, -1, NormName(cfg_.norm), "final norm output", a.lnf, BTC);
   return Status();
 }
 

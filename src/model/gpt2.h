@@ -8,7 +8,9 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
+#include "core/anomaly.h"
 #include "core/arena.h"
 #include "core/context.h"
 #include "core/profiler.h"
@@ -50,6 +52,8 @@ struct ParamView {
 ParamView MakeParamView(float* base, const ModelConfig& cfg);
 // True for the tensors that are matrices (weight decay applies to them).
 bool ParamIsMatrix(int tensor_index);
+// The tensor's name, as in ParamView ("wte", "qkvw", ...).
+const char* ParamName(int tensor_index);
 
 // Saved forward activations for a (B,T) batch: what backward cannot cheaply
 // recompute. Layernorm and GELU outputs are recomputed from their inputs (a
@@ -120,6 +124,17 @@ template <typename Fn>
 inline void Timed(Profiler* profiler, Op op, Pass pass, Fn&& f) {
   ProfileScope scope(profiler, op, pass);
   f();
+}
+
+class GPT2;
+// The parameter tensors holding an inf or NaN, e.g. "qkvw (first at 37)";
+// empty when every weight is finite.
+std::string NonFiniteParams(const GPT2& model);
+
+// Hands an op's output (n floats) to the anomaly detector, when one is set.
+inline void Watch(const Context& ctx, bool backward, int layer, const char* op, const char* tensor, const float* out,
+                  int64_t n) {
+  if (ctx.anomaly) ctx.anomaly->Check(backward, layer, op, tensor, out, n);
 }
 
 // Told by Backward as parts of the gradient arena become final, so that a

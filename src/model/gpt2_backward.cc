@@ -44,6 +44,9 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens, GradientListene
   Timed(prof, Op::kLayerNorm, Bk, [&] {
     NormBackward(ctx, cfg_, s.d_residual, g.lnfw, g.lnfb, s.d_ln, last, p.lnfw, a.lnf_mean, a.lnf_rstd, BT);
   });
+  const int64_t BTC = (int64_t)BT * C;
+  Watch(ctx, true, -1, NormName(cfg_.norm), "d_residual", s.d_residual, BTC);
+  Watch(ctx, true, -1, NormName(cfg_.norm), "final norm weight gradient", g.lnfw, C);
   if (ready) ready->HeadReady();
   const int64_t Fr = MlpFcRows(cfg_), H = MlpHidden(cfg_);
   const bool swiglu = cfg_.mlp == MlpKind::kSwiGlu;
@@ -65,7 +68,10 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens, GradientListene
       matmul_backward(ctx, d_act, g.fcprojw + l * C * H, At(g.fcprojb, l * C), s.d_residual, s.fch_gelu,
                       p.fcprojw + l * C * H, BT, (int)H, C);
     });
+    Watch(ctx, true, l, "matmul fc proj", "d_activation", d_act, (int64_t)BT * H);
+    Watch(ctx, true, l, "matmul fc proj", "fc proj weight gradient", g.fcprojw + l * C * H, C * H);
     Timed(prof, Op::kGelu, Bk, [&] { ActivationBackward(ctx, cfg_, s.d_fch, fch, d_act, BT); });
+    Watch(ctx, true, l, MlpName(cfg_.mlp), "d_fch", s.d_fch, (int64_t)BT * Fr);
     Timed(prof, Op::kLayerNorm, Bk, [&] {
       NormForward(ctx, cfg_, s.ln, a.ln2_mean + os, a.ln2_rstd + os, residual2, p.ln2w + l * C, At(p.ln2b, l * C), BT);
     });
@@ -73,10 +79,13 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens, GradientListene
       matmul_backward(ctx, s.d_ln, g.fcw + l * Fr * C, At(g.fcb, l * Fr), s.d_fch, s.ln, p.fcw + l * Fr * C, BT, C,
                       (int)Fr);
     });
+    Watch(ctx, true, l, "matmul fc", "d_ln2", s.d_ln, BTC);
+    Watch(ctx, true, l, "matmul fc", "fc weight gradient", g.fcw + l * Fr * C, Fr * C);
     Timed(prof, Op::kLayerNorm, Bk, [&] {
       NormBackward(ctx, cfg_, s.d_residual, g.ln2w + l * C, At(g.ln2b, l * C), s.d_ln, residual2, p.ln2w + l * C,
                    a.ln2_mean + os, a.ln2_rstd + os, BT);
     });
+    Watch(ctx, true, l, NormName(cfg_.norm), "d_residual (ln2)", s.d_residual, BTC);
 
     // Attention branch: residual2 = residual + attproj(attention(rope(qkv(norm1(residual)))))
     const float* atty = saved(a.atty + o1, half_.atty + o1, s.layer_atty, (int64_t)BT * C);
@@ -84,14 +93,19 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens, GradientListene
       matmul_backward(ctx, s.d_atty, g.attprojw + w1, At(g.attprojb, l * C), s.d_residual, atty, p.attprojw + w1, BT,
                       C, C);
     });
+    Watch(ctx, true, l, "matmul attn proj", "d_atty", s.d_atty, BTC);
+    Watch(ctx, true, l, "matmul attn proj", "attn proj weight gradient", g.attprojw + w1, (int64_t)C * C);
     const float* qkv = saved(a.qkv + o3, half_.qkv + o3, s.layer_qkv, (int64_t)BT * 3 * C);
     Timed(prof, Op::kAttention, Bk, [&] {
       attention_backward(ctx, s.d_qkv, s.att_scratch, s.d_atty, qkv, atty, a.att_lse + (int64_t)l * B * NH * T, B, T,
                          C, NH);
     });
+    Watch(ctx, true, l, "attention", "d_qkv", s.d_qkv, 3 * BTC);
     // The saved qkv is the rotated one; its gradient turns back before the matmul's.
-    if (cfg_.pos == PosKind::kRope)
+    if (cfg_.pos == PosKind::kRope) {
       Timed(prof, Op::kAttention, Bk, [&] { rope_backward(ctx, s.d_qkv, rope_cos(), rope_sin(), B, T, C, NH, 0); });
+      Watch(ctx, true, l, "rope", "d_qkv", s.d_qkv, 3 * BTC);
+    }
     Timed(prof, Op::kLayerNorm, Bk, [&] {
       NormForward(ctx, cfg_, s.ln, a.ln1_mean + os, a.ln1_rstd + os, residual, p.ln1w + l * C, At(p.ln1b, l * C), BT);
     });
@@ -99,13 +113,18 @@ Status GPT2::Backward(const Context& ctx, const int32_t* tokens, GradientListene
       matmul_backward(ctx, s.d_ln, g.qkvw + 3 * w1, At(g.qkvb, l * 3 * C), s.d_qkv, s.ln, p.qkvw + 3 * w1, BT, C,
                       3 * C);
     });
+    Watch(ctx, true, l, "matmul qkv", "d_ln1", s.d_ln, BTC);
+    Watch(ctx, true, l, "matmul qkv", "qkv weight gradient", g.qkvw + 3 * w1, 3 * (int64_t)C * C);
     Timed(prof, Op::kLayerNorm, Bk, [&] {
       NormBackward(ctx, cfg_, s.d_residual, g.ln1w + l * C, At(g.ln1b, l * C), s.d_ln, residual, p.ln1w + l * C,
                    a.ln1_mean + os, a.ln1_rstd + os, BT);
     });
+    Watch(ctx, true, l, NormName(cfg_.norm), "d_residual (ln1)", s.d_residual, BTC);
     if (ready) ready->LayerReady(l);
   }
   Timed(prof, Op::kEncoder, Bk, [&] { encoder_backward(ctx, g.wte, g.wpe, s.d_residual, tokens, B, T, C); });
+  Watch(ctx, true, -1, "embedding", "wte gradient", g.wte, (int64_t)cfg_.padded_vocab_size * C);
+  if (g.wpe) Watch(ctx, true, -1, "embedding", "wpe gradient", g.wpe, (int64_t)cfg_.max_seq_len * C);
   if (ready) ready->EmbeddingsReady();
   return Status();
 }

@@ -37,18 +37,25 @@ void GPT2::HeadForward(const Context& ctx, const int32_t* targets, float grad_sc
     float* chunk = logits ? logits + (int64_t)r0 * Vp : s.logits;
     Timed(prof, Op::kMatmulLmHead, Pass::kForward,
           [&] { matmul_forward(ctx, chunk, lnf, head_w, nullptr, rows, C, Vp); });
+    Watch(ctx, false, -1, "matmul lm head", "logits", chunk, (int64_t)rows * Vp);
     if (!targets) continue;
     Timed(prof, Op::kCrossEntropy, Pass::kForward, [&] {
       crossentropy_forward(ctx, a.losses + r0, a.lse + r0, chunk, targets + r0, rows, V, Vp);
     });
+    Watch(ctx, false, -1, "cross-entropy", "losses", a.losses + r0, rows);
     if (grad_scale == 0.0f) continue;
     Timed(prof, Op::kCrossEntropy, Pass::kBackward, [&] {
       crossentropy_backward(ctx, s.logits, s.logits, a.lse + r0, targets + r0, dloss, rows, V, Vp);
     });
+    Watch(ctx, true, -1, "cross-entropy", "d_logits", s.logits, (int64_t)rows * Vp);
     Timed(prof, Op::kMatmulLmHead, Pass::kBackward, [&] {
       matmul_backward(ctx, s.d_ln + (int64_t)r0 * C, head_dw, nullptr, s.logits, lnf, head_w, rows, C, Vp);
     });
+    Watch(ctx, true, -1, "matmul lm head", "d_lnf", s.d_ln + (int64_t)r0 * C, (int64_t)rows * C);
   }
+  // The head's weight gradient sums over every chunk: checked once it is whole.
+  if (grad_scale != 0.0f && targets && !logits)
+    Watch(ctx, true, -1, "matmul lm head", p.lmheadw ? "lm head gradient" : "wte gradient", head_dw, (int64_t)Vp * C);
   if (!targets) return;
   double sum = 0.0;
   for (int i = 0; i < BT; i++) sum += a.losses[i];

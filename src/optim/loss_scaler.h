@@ -30,6 +30,8 @@ class DynamicLossScaler {
   // Multiply the loss's gradient by this (Backward's grad_scale) and the
   // weight gradients by its inverse before clipping and the update.
   float scale() const { return scale_; }
+  // At the smallest scale an overflow cannot be scaled away.
+  bool at_min_scale() const { return scale_ <= cfg_.min_scale; }
 
   // After backward: grads_finite is whether the (scaled) gradient norm came
   // out finite. Returns whether to apply this step's update; on overflow it

@@ -19,7 +19,7 @@ Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const
   if (grad_accum < 1) return UsageError("--grad-accum: must be at least 1 (got {})", grad_accum);
   const float loss_scale = scaler ? scaler->scale() : 1.0f;
   stats->loss_scale = loss_scale;
-  stats->skipped = false;
+  stats->skipped = stats->nonfinite = false;
   Timed(ctx.profiler, Op::kZeroGrad, Pass::kBackward, [&] { model.ZeroGrad(); });
   double loss_sum = 0.0;
   for (int i = 0; i < grad_accum; i++) {
@@ -47,7 +47,14 @@ Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const
   Timed(ctx.profiler, Op::kGradReduce, Pass::kBackward,
         [&] { scaled_norm = GlobalGradNorm(ctx, model.grads(), model.num_params()); });
   stats->grad_norm = scaled_norm / loss_scale;
-  if (scaler && !scaler->Update(std::isfinite(scaled_norm))) {
+  // No loss scale mends a non-finite loss (it comes from the forward), nor a
+  // gradient that overflows unscaled: the caller decides whether to go on.
+  const bool grads_finite = std::isfinite(scaled_norm);
+  if (!std::isfinite(stats->loss) || (!grads_finite && (!scaler || scaler->at_min_scale()))) {
+    stats->skipped = stats->nonfinite = true;
+    return Status();
+  }
+  if (scaler && !scaler->Update(grads_finite)) {
     stats->skipped = true;
     return Status();
   }
@@ -57,6 +64,19 @@ Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const
   Timed(ctx.profiler, Op::kOptimizer, Pass::kBackward,
         [&] { adamw.Update(ctx, model.params(), model.grads(), lr, clip_factor / loss_scale, update); });
   return Status();
+}
+
+std::string TraceNonFinite(const Context& ctx, GPT2& model, const int32_t* inputs, const int32_t* targets, int B,
+                           int T, float grad_scale) {
+  AnomalyDetector detector;
+  Context checked = ctx;
+  checked.anomaly = &detector;
+  model.ZeroGrad();
+  float loss = 0.0f;
+  Status s = model.ForwardForTraining(checked, inputs, targets, B, T, grad_scale, &loss);
+  if (s.ok()) s = model.Backward(checked, inputs);
+  if (!s.ok()) return "(the checked replay failed: " + s.message() + ")";
+  return detector.Describe();
 }
 
 Status TrainStep(const Context& ctx, GPT2& model, AdamW& adamw, const int32_t* inputs, const int32_t* targets, int B,

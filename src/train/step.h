@@ -20,7 +20,11 @@ struct StepStats {
   float loss = 0.0f;        // mean loss of the batch, before the update
   float grad_norm = 0.0f;   // global L2 norm before clipping (of the unscaled gradient)
   float loss_scale = 1.0f;  // the scale this step's backward ran with
-  bool skipped = false;     // the scaled gradient overflowed: no update
+  bool skipped = false;     // no update: an fp16 overflow, or a non-finite step
+  // The loss, or the gradient where no loss scale can mend it (fp32, bf16,
+  // fp16 at its smallest scale), came out inf or NaN: the update was skipped
+  // and the loss scale left alone. The trainer counts these (--max-bad-steps).
+  bool nonfinite = false;
 };
 
 // Hands TrainStep micro-batch `i` of the step (0-based): pointers to its
@@ -43,6 +47,12 @@ MicroBatchFn LoaderMicroBatches(BatchSource& loader, int32_t* inputs, int32_t* t
 Status TrainStepAccumulated(const Context& ctx, GPT2& model, AdamW& adamw, const MicroBatchFn& next, int grad_accum,
                             int B, int T, float lr, int update, DynamicLossScaler* scaler, StepStats* stats,
                             GradientAverager* averager = nullptr);
+
+// Forward and backward of one micro-batch with every op's output checked
+// (Context::anomaly): the first op whose output went non-finite, or empty
+// when none did. Only the gradients change; the weights do not.
+std::string TraceNonFinite(const Context& ctx, GPT2& model, const int32_t* inputs, const int32_t* targets, int B,
+                           int T, float grad_scale);
 
 // `update` is the 1-based number of this update (AdamW's bias correction);
 // it is the step number less the steps skipped so far. scaler (fp16; null

@@ -80,6 +80,8 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (!(opt.val_fraction > 0.0 && opt.val_fraction < 0.5))
     return UsageError("--val-fraction: must be in (0, 0.5) (got {})", opt.val_fraction);
   if (opt.threads < 0) return UsageError("--threads: must not be negative (got {})", opt.threads);
+  if (opt.max_bad_steps < 1)
+    return UsageError("--max-bad-steps: must be at least 1 (got {})", opt.max_bad_steps);
   if (opt.keep_checkpoints < 0)
     return UsageError("--keep-checkpoints: must not be negative (got {})", opt.keep_checkpoints);
   if (opt.checkpoint_every < 0) return UsageError("--checkpoint-every: must not be negative (got {})", opt.checkpoint_every);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/anomaly.h"
 #include "core/file_io.h"
 #include "core/profiler.h"
 #include "core/sysinfo.h"
@@ -242,7 +243,8 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
   int64_t skipped_steps = state.skipped_steps;
 
   MetricsLog metrics;
-  if (root) CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl"));
+  if (root)
+    CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl", resume_state.empty() ? -1 : state.step));
   auto log_metrics = [&](const nlohmann::json& record) { return root ? metrics.Append(record) : Status(); };
   fmt::print("model: {}\n", DescribeConfig(cfg));
   if (token_map)
@@ -351,6 +353,21 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     return s;
   };
   int last_step = static_cast<int>(state.step);
+  // Steps in a row whose loss or gradient went non-finite (skipped updates).
+  int bad_in_row = 0;
+  AnomalyDetector detector;
+  // The first non-finite op of the step just taken: the detector's, or with
+  // it off a checked replay of the step's last micro-batch (the weights are
+  // the ones the step saw: a bad step does not update them).
+  auto trace = [&](const Context& step_ctx, float loss_scale) {
+    std::string where = opt.detect_anomaly ? detector.Describe()
+                                           : TraceNonFinite(step_ctx, model, inputs.data(), targets.data(), B, T,
+                                                            loss_scale / static_cast<float>(grad_accum));
+    if (where.empty()) where = "none in the last micro-batch (an earlier one of the step, or another rank's)";
+    if (where.find("16-bit store") != std::string::npos) where += " (fp16 holds at most 65504: try bf16)";
+    const std::string weights = NonFiniteParams(model);
+    return where + (weights.empty() ? "" : "; non-finite weights: " + weights);
+  };
   for (int step = static_cast<int>(state.step) + 1; step <= total_steps; step++) {
     Timer timer;
     const float lr = schedule.At(step);
@@ -363,12 +380,27 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
       step_ctx.sr_weights_n = model.num_params();
       step_ctx.sr_seed = Rng(opt.seed ^ (static_cast<uint64_t>(step) << 20)).NextU64();
     }
+    if (opt.detect_anomaly) {
+      detector.Reset();
+      step_ctx.anomaly = &detector;
+    }
     data_ms = 0.0;
     CPU_LLM_RETURN_IF_ERROR(TrainStepAccumulated(step_ctx, model, adamw, next, grad_accum, B, T, lr, update,
                                                  scaler ? &*scaler : nullptr, &stats, parallel ? &averager : nullptr));
     const double comm_ms = parallel ? averager.wait_ms() : 0.0;
     const float loss = stats.loss, norm = stats.grad_norm;
-    if (stats.skipped) {
+    if (stats.nonfinite) {
+      skipped_steps++;  // AdamW's update count stays where it was
+      bad_in_row++;
+      const std::string what = fmt::format("loss {}, gradient norm {}", loss, norm);
+      if (bad_in_row >= opt.max_bad_steps)
+        return RuntimeError("step {}: {} step(s) in a row with a non-finite loss or gradient ({}), stopping "
+                            "(--max-bad-steps {}); first non-finite output: {}",
+                            step, bad_in_row, what, opt.max_bad_steps, trace(step_ctx, stats.loss_scale));
+      fmt::print("step {:5d}: {}: update skipped ({} of --max-bad-steps {} in a row){}\n", step, what, bad_in_row,
+                 opt.max_bad_steps,
+                 opt.detect_anomaly ? "; first non-finite output: " + trace(step_ctx, stats.loss_scale) : "");
+    } else if (stats.skipped) {
       skipped_steps++;
       fmt::print("step {:5d}: gradients overflowed fp16 at loss scale {:g}: update skipped, scale now {:g} "
                  "({} skipped so far)\n",
@@ -385,13 +417,7 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     if (step == static_cast<int>(state.step) + 1) profiler.Reset();
     else profiler.AddStep(static_cast<int64_t>(ms * 1e6));
     const double tok_s = static_cast<double>(tokens_per_step) / (ms / 1000.0);
-    // Loss scaling guards fp16's gradients, not its forward: an activation
-    // past 65504 is infinite whatever the scale, so skipping would not help.
-    if (!std::isfinite(loss))
-      return RuntimeError("step {}: the loss is not finite ({}){}", step, loss,
-                          ctx.precision == Precision::kFp16
-                              ? "; fp16 holds at most 65504, so an activation may have overflowed: try bf16"
-                              : "");
+    if (!stats.nonfinite) bad_in_row = 0;
     last_step = step;
     if (opt.time_budget_s > 0.0 && step != static_cast<int>(state.step) + 1) {
       timed_ms += ms;
@@ -415,24 +441,29 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     }
     nlohmann::json record = {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"data_ms", data_ms}, {"tok_s", tok_s}};
     if (parallel) record["comm_ms"] = comm_ms;
-    if (scaler) {
-      record["loss_scale"] = stats.loss_scale;
-      record["skipped"] = stats.skipped;
-    }
+    if (scaler) record["loss_scale"] = stats.loss_scale;
+    if (scaler || stats.skipped) record["skipped"] = stats.skipped;
+    if (stats.nonfinite) record["nonfinite"] = true;
     CPU_LLM_RETURN_IF_ERROR(log_metrics(record));
     if (opt.val_every > 0 && step % opt.val_every == 0 && step != total_steps) CPU_LLM_RETURN_IF_ERROR(validate(step));
-    if (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0 && step != total_steps)
+    // Not inside a run of bad steps: a checkpoint must never push out
+    // (--keep-checkpoints) the good ones a blow-up would be resumed from.
+    if (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0 && step != total_steps && bad_in_row == 0)
       CPU_LLM_RETURN_IF_ERROR(save(step));
     // SIGINT/SIGTERM (cmd_train.cc): this step is done; keep it and stop.
     // Ranks would see a signal at different steps, so a data-parallel run
     // leaves it to mpirun, which ends the job (checkpoints stay whole).
     if (!parallel && opt.stop_requested && opt.stop_requested->load(std::memory_order_relaxed)) {
-      if (last_saved != step) CPU_LLM_RETURN_IF_ERROR(save(step));
+      if (last_saved != step && bad_in_row == 0) CPU_LLM_RETURN_IF_ERROR(save(step));
       fmt::print("stopped by a signal after step {} of {}: resume with --resume\n", step, total_steps);
       return Status();
     }
   }
   const int final_step = std::max(last_step, static_cast<int>(state.step));
+  if (bad_in_row > 0)
+    return RuntimeError("step {}: the run ended inside {} non-finite step(s) in a row: no final checkpoint (the last "
+                        "good one stays); first non-finite output: {}",
+                        final_step, bad_in_row, trace(ctx, scaler ? scaler->scale() : 1.0f));
   if (opt.time_budget_s > 0.0)
     fmt::print("time budget: {} steps in {:.1f} s of {:.0f} s\n", final_step - static_cast<int>(state.step),
                run_timer.Ms() / 1000.0, opt.time_budget_s);

@@ -99,6 +99,14 @@ struct TrainOptions {
   // Also write each checkpoint's weights as llm.c's bf16 model file
   // (version 5), model_<step>.bf16.bin, for tools that read that format.
   bool export_bf16 = false;
+  // A step whose loss or gradient comes out inf/NaN is skipped (no update,
+  // no checkpoint); after this many in a row the run stops with an error
+  // naming the first op whose output went non-finite.
+  int max_bad_steps = 5;
+  // Check every op's output in every step (core/anomaly.h), so that each
+  // bad step names its op; otherwise only the stopping step is replayed
+  // with the checks on.
+  bool detect_anomaly = false;
 
   int val_every = 50, val_batches = 8;
   int log_every = 1;
