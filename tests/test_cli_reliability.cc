@@ -20,7 +20,9 @@ namespace {
 using ::cpu_llm::testing::ProcessResult;
 using ::cpu_llm::testing::ReadText;
 using ::cpu_llm::testing::RunProcess;
+using ::cpu_llm::testing::ReadMetrics;
 using ::cpu_llm::testing::StepLosses;
+using ::cpu_llm::testing::WriteText;
 
 namespace fs = std::filesystem;
 
@@ -171,6 +173,24 @@ TEST_F(CliReliability, DamagedNewestCheckpointIsSkipped) {
   fs::remove(Out() + "/state_00000005.bin");
   ProcessResult none = Run(Train(Out(), {"--resume"}));
   ExpectError(none, 1, "no complete checkpoint found");
+}
+
+// A run killed after its last checkpoint has logged steps the resumed run
+// redoes, and a kill or a full disk can cut the last line short: after the
+// resume, metrics.jsonl holds every step once, each line whole JSON.
+TEST_F(CliReliability, ResumedRunLogsEachStepOnce) {
+  steps_ = "4";
+  ExpectSuccess(Run(Train(Out(), {"--checkpoint-every", "2", "--val-every", "2"})));
+  // As if killed before step 4's checkpoint, in the middle of a line.
+  fs::remove(Out() + "/state_00000004.bin");
+  fs::remove(Out() + "/model_00000004.bin");
+  WriteText(Out() + "/metrics.jsonl", ReadText(Out() + "/metrics.jsonl") + "{\"step\": 5, \"lo");
+  ExpectSuccess(Run(Train(Out(), {"--checkpoint-every", "2", "--val-every", "2", "--resume"})));
+  std::vector<int> train_steps, val_steps;
+  for (const auto& j : ReadMetrics(Out() + "/metrics.jsonl"))
+    (j.contains("val_loss") ? val_steps : train_steps).push_back(j["step"].get<int>());
+  EXPECT_EQ(train_steps, (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(val_steps, (std::vector<int>{2, 4}));
 }
 
 }  // namespace
