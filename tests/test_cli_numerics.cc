@@ -14,6 +14,7 @@
 #include "core/rng.h"
 #include "model/gpt2.h"
 #include "test_cli_util.h"
+#include "test_model_util.h"
 #include "train/checkpoint.h"
 
 namespace cpu_llm {
@@ -38,11 +39,7 @@ class CliNumerics : public ::cpu_llm::testing::Cli {
     EXPECT_TRUE(model.Init(c).ok());
     Rng rng(7);
     model.InitWeights(rng);
-    const auto sizes = ParamSizes(c);
-    int64_t start = 0;
-    for (int i = 0; i < tensor; i++) start += sizes[i];
-    const int64_t per_layer = sizes[tensor] / n_layer;
-    model.params()[start + layer * per_layer + 3] = NAN;
+    model.params()[test::ParamOffset(c, tensor, layer, 3)] = NAN;
     const std::string path = dir_ / "nan_model.bin";
     EXPECT_TRUE(SaveModel(path, model).ok());
     return path;

@@ -13,6 +13,7 @@
 #include "dist/grad_averager.h"
 #include "model/config.h"
 #include "model/gpt2.h"
+#include "test_model_util.h"
 
 namespace cpu_llm {
 namespace {
@@ -54,23 +55,7 @@ class FakeWorld final : public Communicator {
   float other_;
 };
 
-ModelConfig Tiny(bool llama) {
-  ModelConfig c;
-  c.n_layer = 3;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.max_seq_len = 8;
-  c.vocab_size = 50;
-  c.padded_vocab_size = PadVocab(50);
-  if (llama) {
-    c.norm = NormKind::kRmsNorm;
-    c.mlp = MlpKind::kSwiGlu;
-    c.pos = PosKind::kRope;
-    c.bias = false;
-    c.tied_head = false;
-  }
-  return c;
-}
+ModelConfig Tiny(bool llama) { return test::TinyConfig(3, 8, llama); }
 
 // One training forward + backward of a tiny model with the averager told by
 // backward; returns the model's gradients before averaging in *local.

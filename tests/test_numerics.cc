@@ -15,6 +15,7 @@
 #include "model/gpt2.h"
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
+#include "test_model_util.h"
 #include "test_util.h"
 #include "train/step.h"
 
@@ -25,23 +26,7 @@ constexpr int kB = 2, kT = 8;
 constexpr int kWte = 0, kWpe = 1, kLn1w = 2, kLn1b = 3, kQkvw = 4, kQkvb = 5, kAttprojw = 6, kLn2w = 8, kFcw = 10,
               kFcb = 11, kFcprojw = 12, kLnfw = 14, kLmheadw = 16;
 
-ModelConfig Tiny(bool llama) {
-  ModelConfig c;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.max_seq_len = 16;
-  c.vocab_size = 50;
-  c.padded_vocab_size = PadVocab(50);
-  if (llama) {
-    c.norm = NormKind::kRmsNorm;
-    c.mlp = MlpKind::kSwiGlu;
-    c.pos = PosKind::kRope;
-    c.bias = false;
-    c.tied_head = false;
-  }
-  return c;
-}
+ModelConfig Tiny(bool llama) { return test::TinyConfig(2, 16, llama); }
 
 struct Batch {
   std::vector<int32_t> inputs, targets;
@@ -58,13 +43,8 @@ void InitModel(GPT2* m, bool llama) {
   m->InitWeights(rng);
 }
 
-// Offset in the parameter arena of element `at` of `layer`'s slice of `tensor`.
 int64_t Offset(const GPT2& m, int tensor, int layer, int64_t at) {
-  const auto sizes = ParamSizes(m.config());
-  int64_t start = 0;
-  for (int i = 0; i < tensor; i++) start += sizes[i];
-  const bool per_layer = tensor >= 2 && tensor <= 13;
-  return start + (per_layer ? layer * (sizes[tensor] / m.config().n_layer) : 0) + at;
+  return test::ParamOffset(m.config(), tensor, layer, at);
 }
 
 // What the detector says after forward and backward of the batch.

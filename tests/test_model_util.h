@@ -1,0 +1,43 @@
+// Tiny models for the tests that train or trace one: a config in GPT-2's
+// block or the Llama-style one, and where an element of a parameter tensor
+// sits in the arena.
+#pragma once
+
+#include <cstdint>
+
+#include "model/config.h"
+#include "model/gpt2.h"
+
+namespace cpu_llm::test {
+
+// C=16, two heads, a 50-token vocabulary; llama: RMSNorm, SwiGLU, RoPE, no
+// biases, untied head (what the llama-* presets set).
+inline ModelConfig TinyConfig(int n_layer, int max_seq_len, bool llama) {
+  ModelConfig c;
+  c.n_layer = n_layer;
+  c.n_head = 2;
+  c.n_embd = 16;
+  c.max_seq_len = max_seq_len;
+  c.vocab_size = 50;
+  c.padded_vocab_size = PadVocab(50);
+  if (llama) {
+    c.norm = NormKind::kRmsNorm;
+    c.mlp = MlpKind::kSwiGlu;
+    c.pos = PosKind::kRope;
+    c.bias = false;
+    c.tied_head = false;
+  }
+  return c;
+}
+
+// Offset in the parameter arena of element `at` of tensor `tensor` (ParamView
+// order); for the per-layer tensors (ln1w..fcprojb), of `layer`'s slice.
+inline int64_t ParamOffset(const ModelConfig& cfg, int tensor, int layer, int64_t at) {
+  const auto sizes = ParamSizes(cfg);
+  int64_t start = 0;
+  for (int i = 0; i < tensor; i++) start += sizes[i];
+  const bool per_layer = tensor >= 2 && tensor <= 13;
+  return start + (per_layer ? layer * (sizes[tensor] / cfg.n_layer) : 0) + at;
+}
+
+}  // namespace cpu_llm::test
