@@ -93,8 +93,9 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (IsTextFormat(opt.data_format)) {
     if (opt.train_data.empty()) return UsageError("--data-format {}: give the files with --train-data", opt.data_format);
     if (opt.shuffle) return UsageError("--shuffle: needs token files (text is read in order; `prepare` it to shuffle)");
-  } else {
-    CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
+  } else if (!ParseTokenFileFormat(opt.data_format, &parsed->data_format).ok()) {
+    // train also reads raw text: name every format it takes.
+    return UsageError("--data-format: unknown format '{}' (expected llmc, nanogpt, text or jsonl)", opt.data_format);
   }
   CPU_LLM_RETURN_IF_ERROR(ParseDataAccess(opt.data_access, &parsed->data_access));
   CPU_LLM_RETURN_IF_ERROR(ParseMmapAdvice(opt.mmap_advice, &parsed->mmap_advice));
