@@ -183,12 +183,14 @@ std::string WriteTinyModel(const std::string& path, int vocab = 257) {
 }
 
 // A tiny model file with header slot `slot` set to `value`.
-std::string ModelWithHeader(const std::string& path, int slot, int32_t value) {
-  WriteTinyModel(path);
+std::string PatchHeader(const std::string& path, int slot, int32_t value) {
   std::vector<uint8_t> b = ReadBytes(path);
   std::memcpy(b.data() + 4 * slot, &value, 4);
   WriteBytes(path, b.data(), b.size());
   return path;
+}
+std::string ModelWithHeader(const std::string& path, int slot, int32_t value) {
+  return PatchHeader(WriteTinyModel(path), slot, value);
 }
 
 std::string Truncated(const std::string& path, size_t keep) {
@@ -229,6 +231,20 @@ std::string TinyRun(const std::string& dir, const std::string& name) {
   args.insert(args.end(), kTiny.begin(), kTiny.end());
   ProcessResult r = ::cpu_llm::testing::RunProcess(CPU_LLM_BINARY, args, dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  return out;
+}
+
+// The same with the default model, whose vocabulary is pruned to the
+// tokens of {run_data}: the run writes vocab_map.bin beside its checkpoint.
+std::string PrunedRun(const std::string& dir, const std::string& name) {
+  const std::string shard = RunData(dir), out = dir + "/" + name;
+  ProcessResult r = ::cpu_llm::testing::RunProcess(
+      CPU_LLM_BINARY,
+      {"train", "--train-data", shard, "--out", out, "--batch", "2", "--seq-len", "16", "--steps", "2", "--threads", "1",
+       "--tokenizer", "bytes", "--sample-tokens", "0"},
+      dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(out + "/vocab_map.bin"));
   return out;
 }
 
@@ -403,6 +419,32 @@ const std::map<std::string, Maker>& Makers() {
              Truncated(e.path().string(), std::filesystem::file_size(e.path()) - 100);
          return run;
        }},
+      {"run_pruned_no_map",
+       [](const std::string& d) {
+         const std::string run = PrunedRun(d, "run_pruned_no_map");
+         std::filesystem::remove(run + "/vocab_map.bin");
+         return run;
+       }},
+      {"run_pruned_bad_map",
+       [](const std::string& d) {
+         const std::string run = PrunedRun(d, "run_pruned_bad_map");
+         WriteText(run + "/vocab_map.bin", "not a map");
+         return run;
+       }},
+      {"truncated_bf16_model",
+       [](const std::string& d) {
+         GPT2 model;
+         EXPECT_TRUE(LoadModel(WriteTinyModel(d + "/fp32.bin"), &model).ok());
+         const std::string p = d + "/truncated_bf16.bin";
+         EXPECT_TRUE(SaveModel(p, model, WeightFormat::kBf16).ok());
+         return Truncated(p, std::filesystem::file_size(p) - 10);
+       }},
+      {"bad_blocks_model",
+       [](const std::string& d) {
+         // Version 2003 (block options in slots 8..14) with norm 7: there is none.
+         return PatchHeader(ModelWithHeader(d + "/bad_blocks.bin", 1, kModelVersionBlocks), 8, 7);
+       }},
+      {"zero_context_model", [](const std::string& d) { return ModelWithHeader(d + "/zero_context.bin", 2, 0); }},
       {"run", [](const std::string& d) { return TinyRun(d, "run_ok"); }},
       {"run_data", [](const std::string& d) { return RunData(d); }},
       {"vocab_map", [](const std::string& d) { return ValidMap(d + "/vocab_map.bin"); }},
