@@ -62,7 +62,9 @@ Status TempFolder::Create(const std::string& prefix, const std::string& parent) 
     return RuntimeError("{}: no usable temporary folder: {}", env ? env : "/tmp", ec.message());
   }
   std::string tmpl = (base / (prefix + "_XXXXXX")).string();
-  if (!::mkdtemp(tmpl.data())) return RuntimeError("{}: cannot create: {}", tmpl, ErrnoText(errno));
+  // mkdtemp has replaced the X's even when it fails: name the parent folder.
+  if (!::mkdtemp(tmpl.data()))
+    return RuntimeError("{}: cannot create a temporary folder in it: {}", base.string(), ErrnoText(errno));
   path_ = tmpl;
   return Status();
 }

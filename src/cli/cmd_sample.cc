@@ -45,8 +45,8 @@ Status RunSample(const SampleArgs& a) {
     if (vocab == 257) tok_name = "bytes";
     else if (vocab == 50257) tok_name = "gpt2";
     else
-      return RuntimeError("{}: vocabulary of {} tokens matches no known tokenizer; pass --tokenizer", a.checkpoint,
-                          vocab);
+      return RuntimeError("{}: vocabulary of {} tokens matches no known tokenizer; pass --tokenizer{}", a.checkpoint,
+                          vocab, token_map ? "" : " (a model trained with a pruned vocabulary needs its vocab_map.bin beside it)");
   }
   std::unique_ptr<Tokenizer> tok;
   CPU_LLM_RETURN_IF_ERROR(MakeTokenizer(tok_name, &tok));
@@ -54,8 +54,9 @@ Status RunSample(const SampleArgs& a) {
     return RuntimeError("{}: maps the {}-token vocabulary of another tokenizer, not {}'s {}", map_path,
                         token_map->source_vocab(), tok->name(), tok->vocab_size());
   if (!token_map && model.config().vocab_size < tok->vocab_size())
-    return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({})", a.checkpoint,
-                        model.config().vocab_size, tok->name(), tok->vocab_size());
+    return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({}){}", a.checkpoint,
+                        model.config().vocab_size, tok->name(), tok->vocab_size(),
+                        std::filesystem::exists(map_path) ? "" : "; a model trained with a pruned vocabulary needs its vocab_map.bin beside it");
   const Context ctx{a.threads > 0 ? a.threads : DefaultThreadCount()};
   SampleOptions so;
   so.max_new_tokens = a.tokens;

@@ -121,10 +121,11 @@ Status RunPrepare(const PrepareOptions& opt, PrepareSummary* summary) {
     }
     progress.Update(reader.bytes_read(), train.tokens() + val.tokens());
   }
+  // Before the progress line's 100%: the error is then the only line on stderr.
+  if (train.tokens() + val.tokens() == 0) return RuntimeError("{}: no text found in the inputs", opt.inputs[0]);
   CPU_LLM_RETURN_IF_ERROR(train.Close());
   CPU_LLM_RETURN_IF_ERROR(val.Close());
   progress.Finish(reader.bytes_read(), train.tokens() + val.tokens());
-  if (train.tokens() + val.tokens() == 0) return RuntimeError("{}: no text found in the inputs", opt.inputs[0]);
 
   summary->documents = reader.documents();
   summary->bytes = reader.bytes_read();

@@ -75,6 +75,20 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (opt.warmup < 0) return UsageError("--warmup: must not be negative (got {})", opt.warmup);
   if (opt.lr_final_frac < 0.0f || opt.lr_final_frac > 1.0f)
     return UsageError("--lr-final-frac: must be in [0, 1] (got {})", opt.lr_final_frac);
+  // AdamW's bias correction divides by 1 - beta^t: a beta of 1 or more, or a
+  // negative decay, trains on nonsense rather than failing.
+  if (!(opt.adamw.beta1 >= 0.0f && opt.adamw.beta1 < 1.0f))
+    return UsageError("--beta1: must be in [0, 1) (got {})", opt.adamw.beta1);
+  if (!(opt.adamw.beta2 >= 0.0f && opt.adamw.beta2 < 1.0f))
+    return UsageError("--beta2: must be in [0, 1) (got {})", opt.adamw.beta2);
+  if (!(opt.adamw.weight_decay >= 0.0f) || !std::isfinite(opt.adamw.weight_decay))
+    return UsageError("--weight-decay: must not be negative (got {})", opt.adamw.weight_decay);
+  if (!(opt.adamw.grad_clip >= 0.0f)) return UsageError("--grad-clip: must not be negative (0: off; got {})", opt.adamw.grad_clip);
+  if (opt.log_every < 0) return UsageError("--log-every: must not be negative (got {})", opt.log_every);
+  if (opt.sample_tokens < 0) return UsageError("--sample-tokens: must not be negative (got {})", opt.sample_tokens);
+  if (!(opt.sample_temperature >= 0.0f))
+    return UsageError("--sample-temperature: must not be negative (got {})", opt.sample_temperature);
+  if (opt.sample_top_k < 0) return UsageError("--sample-top-k: must not be negative (got {})", opt.sample_top_k);
   if (opt.val_every < 0 || opt.val_batches <= 0)
     return UsageError("--val-every must be >= 0 and --val-batches > 0 (got {} and {})", opt.val_every, opt.val_batches);
   if (!(opt.val_fraction > 0.0 && opt.val_fraction < 0.5))
@@ -95,8 +109,9 @@ Status CheckOptions(const TrainOptions& opt, ParsedOptions* parsed) {
   if (IsTextFormat(opt.data_format)) {
     if (opt.train_data.empty()) return UsageError("--data-format {}: give the files with --train-data", opt.data_format);
     if (opt.shuffle) return UsageError("--shuffle: needs token files (text is read in order; `prepare` it to shuffle)");
-  } else {
-    CPU_LLM_RETURN_IF_ERROR(ParseTokenFileFormat(opt.data_format, &parsed->data_format));
+  } else if (!ParseTokenFileFormat(opt.data_format, &parsed->data_format).ok()) {
+    // train also reads raw text: name every format it takes.
+    return UsageError("--data-format: unknown format '{}' (expected llmc, nanogpt, text or jsonl)", opt.data_format);
   }
   CPU_LLM_RETURN_IF_ERROR(ParseDataAccess(opt.data_access, &parsed->data_access));
   CPU_LLM_RETURN_IF_ERROR(ParseMmapAdvice(opt.mmap_advice, &parsed->mmap_advice));

@@ -156,6 +156,11 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     cfg.vocab_size = token_map->model_vocab();
     cfg.padded_vocab_size = PadVocab(cfg.vocab_size);
   } else if (cfg.vocab_size < tok->vocab_size() && prune_vocab == 0) {
+    // A run with a pruned vocabulary wrote its map beside its checkpoints.
+    if (!resume_state.empty())
+      return RuntimeError("{}: not found: the checkpoint {} has a pruned vocabulary ({} of the {} tokenizer's {} ids) "
+                          "and resumes only with the map its run wrote beside it",
+                          map_path, model_path, cfg.vocab_size, tok->name(), tok->vocab_size());
     return RuntimeError("{}: the model's vocabulary ({}) is smaller than the {} tokenizer's ({})", model_path,
                         cfg.vocab_size, tok->name(), tok->vocab_size());
   }
