@@ -422,5 +422,22 @@ TEST(Gpt2Tokenizer, LlmcTokenizerFileRoundTrip) {
   EXPECT_HAS_SUBSTR(ReadLlmcTokenizer(dir / "bad.bin", &file).message(), "magic");
 }
 
+// Found by fuzz/llmc_tokenizer.cc: a header declaring ~4 billion tokens made
+// the reader reserve that many strings (about 100 GB) before it looked at the
+// rest of the file. Now the count is refused first, with no allocation.
+TEST(Gpt2Tokenizer, LlmcTokenizerFileHugeTokenCount) {
+  TempDir dir;
+  std::vector<uint8_t> raw(1024 + 4, 0);
+  const uint32_t header[4] = {20240328u, 2u, 0xB2000000u, 0u};
+  std::memcpy(raw.data(), header, sizeof(header));
+  raw[1024] = 1;
+  raw[1025] = 'a';
+  raw[1026] = 1;
+  raw[1027] = 'b';
+  testing::WriteBytes(dir / "huge.bin", raw.data(), raw.size());
+  LlmcTokenizerFile file;
+  EXPECT_HAS_SUBSTR(ReadLlmcTokenizer(dir / "huge.bin", &file).message(), "cannot hold the 2986344448 tokens");
+}
+
 }  // namespace
 }  // namespace cpu_llm

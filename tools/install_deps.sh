@@ -19,6 +19,8 @@ PACKAGES=(
   # Data-parallel training across processes and machines (issue 9): mpirun and
   # the MPI library; the build is single-process without them.
   openmpi-bin libopenmpi-dev
+  # The fuzz preset (tools/fuzz.sh, docs/FUZZING.md): clang with libFuzzer and its OpenMP runtime.
+  clang libclang-rt-14-dev libomp-14-dev
 )
 
 missing=()

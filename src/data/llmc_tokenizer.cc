@@ -50,6 +50,12 @@ Status ReadLlmcTokenizer(const std::string& path, LlmcTokenizerFile* out) {
   out->eot_token = header[1] == 2 ? static_cast<int32_t>(header[3]) : -1;
   if (header[1] == 2 && header[3] >= n)
     return RuntimeError("{}: end-of-text id {} is outside the vocabulary of {}", path, header[3], n);
+  // Every token takes at least two bytes (its length and one byte), so a
+  // count the file cannot hold is corrupt; checked before reserving, which
+  // would otherwise allocate for up to 2^32 strings on a damaged header.
+  if (n > (bytes.size() - kHeaderBytes) / 2)
+    return RuntimeError("{}: truncated tokenizer file: {} bytes cannot hold the {} tokens the header declares", path,
+                        bytes.size(), n);
   out->tokens.clear();
   out->tokens.reserve(n);
   size_t pos = kHeaderBytes;

@@ -1,0 +1,261 @@
+// Writes the seed corpora of the fuzz targets, small valid files made by the
+// project's own writers plus a few edge cases, into <out>/<target>/:
+//   fuzz_make_seeds fuzz/corpus
+// The committed corpus is these seeds merged with what the long runs found
+// (tools/fuzz.sh long); rerun this only to start a corpus afresh.
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/file_io.h"
+#include "core/rng.h"
+#include "data/gpt2_vocab.h"
+#include "data/llmc_tokenizer.h"
+#include "data/shard.h"
+#include "data/token_map.h"
+#include "data/tokenizer.h"
+#include "data/utf8.h"
+#include "train/checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+using namespace cpu_llm;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path g_out;
+
+void Check(const Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "fuzz_make_seeds: %s\n", s.message().c_str());
+    std::exit(1);
+  }
+}
+
+fs::path Dir(const std::string& target) {
+  fs::path d = g_out / target;
+  fs::create_directories(d);
+  return d;
+}
+
+std::string Slurp(const fs::path& p) {
+  std::vector<uint8_t> bytes;
+  Check(ReadFileBytes(p.string(), &bytes));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void Put(const std::string& target, const std::string& name, const std::string& bytes) {
+  std::FILE* f = std::fopen((Dir(target) / name).c_str(), "wb");
+  if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fclose(f) != 0) {
+    std::fprintf(stderr, "fuzz_make_seeds: cannot write %s/%s\n", target.c_str(), name.c_str());
+    std::exit(1);
+  }
+}
+
+// The same small shape as fuzz/state.cc's optimizer.
+ModelConfig Tiny() {
+  ModelConfig c;
+  c.vocab_size = 8;
+  c.padded_vocab_size = 8;
+  c.max_seq_len = 4;
+  c.n_layer = 1;
+  c.n_head = 1;
+  c.n_embd = 4;
+  return c;
+}
+
+ModelConfig TinyLlama() {
+  ModelConfig c = Tiny();
+  c.n_head = 2;
+  c.norm = NormKind::kRmsNorm;
+  c.mlp = MlpKind::kSwiGlu;
+  c.pos = PosKind::kRope;
+  c.bias = false;
+  c.tied_head = false;
+  c.mlp_hidden = 8;
+  return c;
+}
+
+void Shards() {
+  const fs::path tmp = Dir("shard") / "tmp.bin";
+  const std::vector<std::vector<uint16_t>> token_sets = {{}, {1, 2, 3}, {0, 256, 50256, 50257, 65535}};
+  for (size_t i = 0; i < token_sets.size(); i++) {
+    Check(WriteShard(tmp.string(), token_sets[i]));
+    Put("shard", "llmc_" + std::to_string(i), Slurp(tmp));
+  }
+  fs::remove(tmp);
+  Put("shard", "nanogpt_2", std::string("\x01\x00\x02\x00", 4));
+  Put("shard", "nanogpt_odd", std::string("\x01\x00\x02", 3));
+}
+
+void Checkpoints() {
+  const fs::path tmp = Dir("checkpoint") / "tmp.bin";
+  struct Case {
+    const char* name;
+    ModelConfig cfg;
+    WeightFormat format;
+  };
+  for (const Case& c : {Case{"gpt2_fp32", Tiny(), WeightFormat::kFp32}, Case{"gpt2_bf16", Tiny(), WeightFormat::kBf16},
+                        Case{"llama_blocks", TinyLlama(), WeightFormat::kFp32}}) {
+    GPT2 model;
+    Check(model.Init(c.cfg));
+    Rng rng(7);
+    model.InitWeights(rng);
+    Check(SaveModel(tmp.string(), model, c.format));
+    Put("checkpoint", c.name, Slurp(tmp));
+  }
+  fs::remove(tmp);
+}
+
+// fuzz/state.cc reads byte 0 as "rewrite the checksum"; the seeds have
+// correct checksums, so they go in both ways.
+void States() {
+  const fs::path tmp = Dir("state") / "tmp.bin";
+  AdamW opt;
+  opt.Init(Tiny(), AdamWConfig{});
+  for (int64_t i = 0; i < opt.size(); i++) {
+    opt.m()[i] = 0.01f * i;
+    opt.v()[i] = 0.001f * i;
+  }
+  TrainState st;
+  st.step = 12;
+  st.rng_state = 99;
+  st.data.batch = 3;
+  st.data_order = kDataText;
+  st.data.file = 1;
+  st.data.byte_offset = 4096;
+  st.data.skip_tokens = 5;
+  st.data.in_document = true;
+  st.batch = 4;
+  st.seq_len = 4;
+  st.seed = 1337;
+  st.loss_scale = 1024.0f;
+  st.clean_steps = 2;
+  st.skipped_steps = 1;
+  st.model_file = "model_00000012.bin";
+  Check(SaveState(tmp.string(), st, opt));
+  const std::string bytes = Slurp(tmp);
+  fs::remove(tmp);
+  Put("state", "v2_as_is", std::string(1, '\0') + bytes);
+  Put("state", "v2_fix_crc", std::string(1, '\1') + bytes);
+  std::string v1 = bytes;  // version 1: the older data position slots
+  const int64_t one = 1;
+  std::memcpy(v1.data() + 8, &one, 8);
+  Put("state", "v1_fix_crc", std::string(1, '\1') + v1);
+}
+
+// A GPT-2 vocabulary cut down to the 256 byte tokens, the first merges of the
+// real vocab.bpe (which build only on bytes and earlier merges) and
+// end-of-text, as "encoder.json NUL vocab.bpe".
+std::string SmallGpt2Vocab(int n_merges) {
+  const std::array<char32_t, 256> cp = Gpt2ByteToCodePoint();
+  nlohmann::ordered_json encoder = nlohmann::ordered_json::object();
+  int next_id = 0;
+  for (int b = 0; b < 256; b++) {
+    std::string s;
+    AppendUtf8(cp[b], &s);
+    encoder[s] = next_id++;
+  }
+  std::string bpe = "#version: 0.2\n";
+  const std::string_view all = EmbeddedGpt2VocabBpe();
+  size_t pos = all.find('\n') + 1;
+  for (int i = 0; i < n_merges; i++) {
+    const size_t nl = all.find('\n', pos);
+    const std::string line(all.substr(pos, nl - pos));
+    pos = nl + 1;
+    const size_t space = line.find(' ');
+    const std::string merged = line.substr(0, space) + line.substr(space + 1);
+    if (!encoder.contains(merged)) encoder[merged] = next_id++;
+    bpe += line + "\n";
+  }
+  encoder["<|endoftext|>"] = next_id++;
+  return encoder.dump() + std::string(1, '\0') + bpe;
+}
+
+void Gpt2Vocabs() {
+  Put("gpt2_vocab", "merges_0", SmallGpt2Vocab(0));
+  Put("gpt2_vocab", "merges_40", SmallGpt2Vocab(40));
+  Put("gpt2_vocab", "merges_300", SmallGpt2Vocab(300));
+}
+
+void LlmcTokenizers() {
+  const fs::path tmp = Dir("llmc_tokenizer") / "tmp.bin";
+  ByteTokenizer bytes;
+  Check(WriteLlmcTokenizer(tmp.string(), bytes));
+  const std::string v2 = Slurp(tmp);
+  fs::remove(tmp);
+  Put("llmc_tokenizer", "bytes_v2", v2);
+  std::string v1 = v2;
+  const uint32_t one = 1;
+  std::memcpy(v1.data() + 4, &one, 4);
+  Put("llmc_tokenizer", "bytes_v1", v1);
+}
+
+void TokenMaps() {
+  const fs::path tmp = Dir("token_map") / "tmp.bin";
+  const std::vector<std::vector<int64_t>> counts = {{0, 3, 0, 1, 5, 0, 0, 2}, {1, 1}, {0, 0, 0, 9}};
+  for (size_t i = 0; i < counts.size(); i++) {
+    TokenMap map;
+    Check(TokenMap::FromCounts(counts[i], 1, static_cast<int>(counts[i].size()) - 1, &map));
+    Check(map.Save(tmp.string()));
+    Put("token_map", "map_" + std::to_string(i), Slurp(tmp));
+  }
+  fs::remove(tmp);
+}
+
+// fuzz/document_reader.cc's layout: option byte (bit 0 jsonl; piece size
+// 16 + byte >> 1), delimiter length byte, delimiter, file.
+void DocumentReaders() {
+  auto put = [](const char* name, bool jsonl, int piece_extra, const std::string& delim, const std::string& file) {
+    std::string in;
+    in += static_cast<char>((piece_extra << 1) | (jsonl ? 1 : 0));
+    in += static_cast<char>(delim.size());
+    Put("document_reader", name, in + delim + file);
+  };
+  const std::string prose =
+      "In the beginning God created the heaven and the earth. And the earth was without form, and void; "
+      "and darkness was upon the face of the deep.\n";
+  put("text_whole", false, 0, "", prose);
+  put("text_delim", false, 10, "\n\n", "first document\n\nsecond one, a bit longer than a piece\n\n\n\nlast");
+  put("text_nospace", false, 3, "", std::string(60, 'x') + "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC" + std::string(30, 'y'));
+  put("jsonl", true, 4, "",
+      "{\"text\": \"hello world, this is a JSONL document\"}\n"
+      "\n"
+      "{\"text\": \"caf\\u00e9 \\ud83d\\ude00 escapes\", \"id\": 2}\r\n"
+      "{\"text\": \"\"}\n"
+      "{\"text\": \"last line without newline\"}");
+  put("jsonl_bad", true, 0, "", "{\"text\": \"ok\"}\n{\"other\": 1}\n");
+}
+
+// Pieces of the BPE torture fixture (pre-tokenizer and merge edge cases) and
+// a few invalid UTF-8 sequences.
+void Gpt2Encodes(const fs::path& fixtures) {
+  const std::string torture = Slurp(fixtures / "bpe_torture.txt");
+  for (size_t i = 0, k = 0; i < torture.size(); i += 512, k++)
+    Put("gpt2_encode", "torture_" + std::to_string(k), torture.substr(i, 512));
+  Put("gpt2_encode", "ascii", "Hello, world! It's 2024 -- don't   stop.\n\n<|endoftext|> 'll 're\t\tx");
+  Put("gpt2_encode", "invalid_utf8", "\xC3\x28 \xE2\x82 \xF0\x9F\x98 \xED\xA0\x80 \xF4\x90\x80\x80 \xEF\xBB\xBF\xC0\xAF");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: fuzz_make_seeds <corpus dir> <tests/fixtures dir>\n");
+    return 2;
+  }
+  g_out = argv[1];
+  Shards();
+  Checkpoints();
+  States();
+  Gpt2Vocabs();
+  LlmcTokenizers();
+  TokenMaps();
+  DocumentReaders();
+  Gpt2Encodes(argv[2]);
+  return 0;
+}
