@@ -241,6 +241,17 @@ void Gpt2Encodes(const fs::path& fixtures) {
   Put("gpt2_encode", "invalid_utf8", "\xC3\x28 \xE2\x82 \xF0\x9F\x98 \xED\xA0\x80 \xF4\x90\x80\x80 \xEF\xBB\xBF\xC0\xAF");
 }
 
+// fuzz/metrics_log.cc's layout: the resumed step in byte 0, then the file.
+// What a killed run leaves: records past the checkpoint, a line cut short.
+void MetricsLogs() {
+  Put("metrics_log", "resume_3_cut",
+      "\x03{\"step\":1,\"loss\":5.1}\n{\"step\":2,\"loss\":4.9}\n{\"step\":3,\"loss\":4.5}\n"
+      "{\"step\":4,\"loss\":4.2}\n{\"step\":5,\"lo");
+  Put("metrics_log", "resume_2_events",
+      "\x02{\"step\":1,\"loss\":5.1,\"val_loss\":5.2}\n{\"event\":\"resume\",\"step\":2}\n"
+      "{\"step\":3,\"nonfinite\":true,\"skipped\":true}\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -257,5 +268,6 @@ int main(int argc, char** argv) {
   TokenMaps();
   DocumentReaders();
   Gpt2Encodes(argv[2]);
+  MetricsLogs();
   return 0;
 }

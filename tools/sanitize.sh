@@ -15,12 +15,23 @@ jobs=$(nproc)
 run_asan() {
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j"$jobs"
-  # LeakSanitizer stays on. A sanitized binary's startup check that ASan's
-  # runtime comes first is turned off for the processes mpirun and python
-  # start (they load it through LD_PRELOAD-free, uninstrumented parents).
-  ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:verify_asan_link_order=0" \
-  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    ctest --preset asan --timeout 1800 -j"$jobs"
+  # verify_asan_link_order=0: mpirun's rank processes and the python the
+  # tests may start are uninstrumented parents of instrumented children.
+  local asan="abort_on_error=0:detect_leaks=1:verify_asan_link_order=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  # Everything but the mpirun tests, LeakSanitizer on and nothing suppressed.
+  # Left out to fit CI's time: the two longest benchmark drivers (each runs
+  # the trainer for minutes of timed repeats here; the bench code they use is
+  # also run by the CliBench tests that stay).
+  local slow='^CliBench\.(ArchComparesVariantsAtEqualTime|DataIoAndAccumCurveMeasureAndReport)$'
+  ASAN_OPTIONS="$asan" ctest --preset asan --timeout 1800 -j"$jobs" -E "^CliDist\.|$slow"
+  # The mpirun tests: OpenMPI keeps memory until exit on purpose, so its
+  # libraries are suppressed (tools/lsan.supp). Full unwinding and components
+  # kept loaded give the leak reports the library frames to match; a leak
+  # that starts in cpu_llm's code still fails.
+  ASAN_OPTIONS="$asan:fast_unwind_on_malloc=0" LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp" \
+  OMPI_MCA_mca_base_component_disable_dlclose=1 \
+    ctest --preset asan --timeout 1800 -j"$jobs" -R '^CliDist\.' -E '^CliDist\.BenchComparesRanksAndThreads$'
 }
 
 # The tests that run threads: every kernel test runs with 1 and 2 OpenMP

@@ -41,9 +41,9 @@ nlohmann::json DescribeMachine() {
   // What the CPU offers; the build may use less (see "build").
   if (__builtin_cpu_supports("avx2")) simd.push_back("AVX2");
   if (__builtin_cpu_supports("fma")) simd.push_back("FMA");
-  if (__builtin_cpu_supports("f16c")) simd.push_back("F16C");
+  if (CpuHasF16c()) simd.push_back("F16C");
   if (__builtin_cpu_supports("avx512f")) simd.push_back("AVX-512F");
-  if (__builtin_cpu_supports("avx512bf16")) simd.push_back("AVX512_BF16");
+  if (CpuHasAvx512Bf16()) simd.push_back("AVX512_BF16");
   struct utsname uts {};
   uname(&uts);
   std::string build = "g++ " __VERSION__;

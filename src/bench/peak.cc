@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <thread>
 
+#include "core/sysinfo.h"
 #include "core/timer.h"
 
 namespace cpu_llm {
@@ -110,7 +111,7 @@ PeakFlops MeasurePeak(int threads) {
     peak.fp32_isa = "scalar";
     peak.fp32_gflops = MeasureBurst(threads, kIters / 4, FmaBurstScalar);
   }
-  if (__builtin_cpu_supports("avx512bf16")) peak.bf16_gflops = MeasureBurst(threads, kIters, Bf16BurstAvx512);
+  if (CpuHasAvx512Bf16()) peak.bf16_gflops = MeasureBurst(threads, kIters, Bf16BurstAvx512);
   return peak;
 }
 

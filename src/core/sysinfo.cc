@@ -1,5 +1,7 @@
 #include "core/sysinfo.h"
 
+#include <cpuid.h>
+
 #include <cstdio>
 
 #include <sys/resource.h>
@@ -24,6 +26,16 @@ uint64_t CurrentRssBytes() {
 
 uint64_t PhysicalMemoryBytes() {
   return static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+bool CpuHasF16c() {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
+bool CpuHasAvx512Bf16() {
+  unsigned a, b, c, d;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
 }
 
 }  // namespace cpu_llm

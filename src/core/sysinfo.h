@@ -13,4 +13,9 @@ uint64_t CurrentRssBytes();
 // Physical memory of the machine, in bytes.
 uint64_t PhysicalMemoryBytes();
 
+// What the CPU offers (CPUID), for features clang 14's
+// __builtin_cpu_supports has no name for.
+bool CpuHasF16c();
+bool CpuHasAvx512Bf16();
+
 }  // namespace cpu_llm
