@@ -181,7 +181,9 @@ class GgufValidate : public ::testing::Test {
     const std::string path = dir_ / ("bad" + std::to_string(n_++) + ".gguf");
     WriteBytes(path, bytes.data(), bytes.size());
     Status s = ValidateGguf(path);
-    if (!s.ok()) EXPECT_NE(s.message().find(path), std::string::npos) << "names the file: " << s.message();
+    if (!s.ok()) {
+      EXPECT_NE(s.message().find(path), std::string::npos) << "names the file: " << s.message();
+    }
     return s.ok() ? "" : s.message();
   }
 
