@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("prepare"), std::move(prepare));
   cpu_llm::CommandRunner bench = cpu_llm::AddBenchCommand(app);
   commands.emplace_back(app.get_subcommand("bench"), std::move(bench));
+  cpu_llm::CommandRunner export_cmd = cpu_llm::AddExportCommand(app);
+  commands.emplace_back(app.get_subcommand("export"), std::move(export_cmd));
 
   try {
     app.parse(argc, argv);
