@@ -3,6 +3,7 @@
 //   fuzz_make_seeds fuzz/corpus
 // The committed corpus is these seeds merged with what the long runs found
 // (tools/fuzz.sh long); rerun this only to start a corpus afresh.
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +19,9 @@
 #include "data/token_map.h"
 #include "data/tokenizer.h"
 #include "data/utf8.h"
+#include "io/gguf.h"
+#include "io/gguf_export.h"
+#include "io/gguf_validate.h"
 #include "train/checkpoint.h"
 
 #include <nlohmann/json.hpp>
@@ -252,6 +256,86 @@ void MetricsLogs() {
       "{\"step\":3,\"nonfinite\":true,\"skipped\":true}\n");
 }
 
+// GGUF: the real exports are 50257 tokens of tokenizer metadata (MBs, too
+// large to mutate fast), so each seed is an export of a 1-layer model whose
+// vocabulary is then cut to its first 16 tokens (with the merges that stay
+// inside them) and rewritten; every seed passes ValidateGguf. Plus a file
+// holding every metadata type and tensor dtype.
+GgufValue Shrunk(const GgufValue& v, uint64_t n) {
+  GgufValue out = v;
+  out.count = std::min<uint64_t>(v.count, n);
+  if (!out.strings.empty()) out.strings.resize(out.count);
+  if (!out.bytes.empty()) out.bytes.resize(out.count * GgufTypeSize(v.elem_type()));
+  return out;
+}
+
+void Ggufs() {
+  constexpr uint64_t kTokens = 16;
+  const fs::path tmp = Dir("gguf") / "tmp.gguf";
+  struct Case {
+    const char* name;
+    ModelConfig cfg;
+    GgufDtype dtype;
+  };
+  ModelConfig gpt2 = Tiny(), llama = TinyLlama();
+  gpt2.vocab_size = llama.vocab_size = 50257;
+  gpt2.padded_vocab_size = llama.padded_vocab_size = 50304;
+  for (const Case& c : {Case{"gpt2_f32", gpt2, GgufDtype::kF32}, Case{"gpt2_bf16", gpt2, GgufDtype::kBf16},
+                        Case{"llama_f16", llama, GgufDtype::kF16}}) {
+    GPT2 model;
+    Check(model.Init(c.cfg));
+    Rng rng(7);
+    model.InitWeights(rng);
+    Check(WriteGgufModel(model, tmp.string(), c.dtype, c.name));
+    GgufFile file;
+    Check(ReadGguf(tmp.string(), &file));
+    GgufWriter w;
+    for (const GgufKv& kv : file.kvs) {
+      if (kv.key == "tokenizer.ggml.tokens" || kv.key == "tokenizer.ggml.token_type") {
+        w.AddKv(kv.key, Shrunk(kv.value, kTokens));
+      } else if (kv.key == "tokenizer.ggml.merges") {
+        w.AddKv(kv.key, Shrunk(kv.value, 0));
+      } else if (kv.key.find("token_id") != std::string::npos) {
+        w.AddKv(kv.key, GgufValue::U32(kTokens - 1));
+      } else if (kv.key == "llama.vocab_size") {
+        w.AddKv(kv.key, GgufValue::U32(kTokens));
+      } else {
+        w.AddKv(kv.key, kv.value);
+      }
+    }
+    for (const GgufTensorInfo& t : file.tensors) {
+      std::vector<float> data;
+      Check(ReadGgufTensor(file, t.name, &data));
+      std::vector<uint64_t> dims = t.dims;
+      if (t.name == "token_embd.weight" || t.name == "output.weight") {
+        dims[1] = kTokens;
+        data.resize(dims[0] * kTokens);
+      }
+      w.AddOwnedTensor(t.name, dims, static_cast<GgmlType>(t.type), std::move(data));
+    }
+    Check(w.Write(tmp.string()));
+    Check(ValidateGguf(tmp.string()));
+    Put("gguf", c.name, Slurp(tmp));
+  }
+  GgufWriter all;
+  all.AddKv("general.alignment", GgufValue::U32(64));
+  all.AddKv("t.u8", GgufValue::Scalar(GgufType::kUint8, uint8_t{200}));
+  all.AddKv("t.i16", GgufValue::Scalar(GgufType::kInt16, int16_t{-30000}));
+  all.AddKv("t.f64", GgufValue::Scalar(GgufType::kFloat64, 2.5e300));
+  all.AddKv("t.bool", GgufValue::Bool(true));
+  all.AddKv("t.str", GgufValue::Str("h\xC3\xA9llo"));
+  all.AddKv("t.u64", GgufValue::U64(uint64_t{1} << 60));
+  all.AddKv("t.arr_i32", GgufValue::Array(GgufType::kInt32, std::vector<int32_t>{1, -2, 3}));
+  all.AddKv("t.arr_str", GgufValue::StrArray({"a", "", "\xE2\x82\xAC"}));
+  const std::vector<float> values = {1.0f, -2.5f, 3.25f, 0.0f, 65504.0f, -1e-3f};
+  all.AddOwnedTensor("f32", {3, 2}, GgmlType::kF32, values);
+  all.AddOwnedTensor("f16", {6}, GgmlType::kF16, values);
+  all.AddOwnedTensor("bf16", {2, 3}, GgmlType::kBf16, values);
+  Check(all.Write(tmp.string()));
+  Put("gguf", "every_type", Slurp(tmp));
+  fs::remove(tmp);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -269,5 +353,6 @@ int main(int argc, char** argv) {
   DocumentReaders();
   Gpt2Encodes(argv[2]);
   MetricsLogs();
+  Ggufs();
   return 0;
 }

@@ -161,6 +161,33 @@ TEST(Gguf, HonoursAnotherAlignment) {
   EXPECT_EQ(Tensor(f, "b"), b);
 }
 
+// Found by fuzz_gguf: a tensor whose dims multiply to 0 (a zero dim, or a
+// product that overflows) read as an empty tensor through memcpy of a null
+// pointer, instead of being refused.
+TEST(Gguf, ReadTensorRefusesDimsWithNoElements) {
+  TempDir dir;
+  const std::vector<float> a(4, 1.0f);
+  for (const std::vector<uint64_t>& dims : {std::vector<uint64_t>{2, 2}, std::vector<uint64_t>{0, 2},
+                                            std::vector<uint64_t>{uint64_t{1} << 33, uint64_t{1} << 33}}) {
+    GgufWriter w;
+    w.AddTensor("a", {2, 2}, GgmlType::kF32, a.data());
+    ASSERT_TRUE(w.Write(dir / "a.gguf").ok());
+    GgufFile f;
+    ASSERT_TRUE(ReadGguf(dir / "a.gguf", &f).ok());
+    f.tensors[0].dims = dims;  // as a damaged file's description would parse
+    std::vector<float> v;
+    const Status s = ReadGgufTensor(f, "a", &v);
+    if (dims[0] == 2) {
+      EXPECT_TRUE(s.ok()) << s.message();
+      EXPECT_EQ(v, a);
+    } else {
+      EXPECT_FALSE(s.ok());
+      EXPECT_NE(s.message().find("no elements"), std::string::npos) << s.message();
+      EXPECT_NE(s.message().find("a.gguf"), std::string::npos) << s.message();
+    }
+  }
+}
+
 // ------------------------------------------------------------------ validator
 
 // A good file (a tiny GPT-2's export) and ways to damage it.
@@ -306,6 +333,11 @@ TEST_F(GgufValidate, RejectsDuplicatesAndMissingOrMistypedKeys) {
   EXPECT_NE(Rewrite([](auto& kvs, auto&) {
               std::erase_if(kvs, [](const GgufKv& kv) { return kv.key == "gpt2.block_count"; });
             }).find("missing required key 'gpt2.block_count'"),
+            std::string::npos);
+  // Found by fuzz_gguf: a huge block count built a table of 2^32 blocks'
+  // expected tensors before any was compared.
+  EXPECT_NE(Rewrite([](auto& kvs, auto&) { Kv(kvs, "gpt2.block_count")->value = GgufValue::U32(4000000000u); })
+                .find("gpt2.block_count 4000000000 needs at least 20000000000 tensors"),
             std::string::npos);
   EXPECT_NE(Rewrite([](auto& kvs, auto&) {
               std::erase_if(kvs, [](const GgufKv& kv) { return kv.key == "general.architecture"; });

@@ -23,7 +23,9 @@ std::atomic<bool> stop_requested{false};
 volatile std::sig_atomic_t signals_seen = 0;
 
 void OnStopSignal(int) {
-  if (signals_seen++ > 0) {
+  const std::sig_atomic_t seen = signals_seen;
+  signals_seen = seen + 1;
+  if (seen > 0) {
     const char msg[] = "\ncpu_llm train: interrupted again: exiting now, without a checkpoint\n";
     (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
     ::_exit(130);

@@ -334,6 +334,8 @@ Status ReadGgufTensor(const GgufFile& f, const std::string& name, std::vector<fl
   const GgufTensorInfo* t = f.FindTensor(name);
   if (!t) return RuntimeError("{}: no tensor '{}'", f.path, name);
   const uint64_t n = GgufElementCount(t->dims);
+  // 0 is also GgufElementCount's answer to dims whose product overflows.
+  if (n == 0) return RuntimeError("{}: tensor '{}' has no elements (a zero dim, or dims whose product overflows)", f.path, name);
   uint64_t bytes = 0;
   if (t->type != 0 && t->type != 1 && t->type != 30)
     return RuntimeError("{}: tensor '{}' is {}; only F32, F16 and BF16 are read", f.path, name, GgmlTypeName(t->type));

@@ -146,6 +146,10 @@ struct Checker {
     CPU_LLM_RETURN_IF_ERROR(U32(p + "context_length", &maxT));
     CPU_LLM_RETURN_IF_ERROR(U32(p + "embedding_length", &C));
     CPU_LLM_RETURN_IF_ERROR(U32(p + "block_count", &L));
+    // Each block has at least 5 tensors; a count the file cannot back would
+    // have the expected-shape table below take gigabytes (found by fuzz_gguf).
+    if (L * 5 > f.tensors.size())
+      return Fail("{}block_count {} needs at least {} tensors; the file describes {}", p, L, L * 5, f.tensors.size());
     CPU_LLM_RETURN_IF_ERROR(U32(p + "feed_forward_length", &F));
     CPU_LLM_RETURN_IF_ERROR(U32(p + "attention.head_count", &NH));
     if (C % NH) return Fail("embedding_length {} is not a multiple of head_count {}", C, NH);
