@@ -22,6 +22,12 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("prepare"), std::move(prepare));
   cpu_llm::CommandRunner bench = cpu_llm::AddBenchCommand(app);
   commands.emplace_back(app.get_subcommand("bench"), std::move(bench));
+  cpu_llm::CommandRunner export_cmd = cpu_llm::AddExportCommand(app);
+  commands.emplace_back(app.get_subcommand("export"), std::move(export_cmd));
+  cpu_llm::CommandRunner import_cmd = cpu_llm::AddImportCommand(app);
+  commands.emplace_back(app.get_subcommand("import"), std::move(import_cmd));
+  cpu_llm::CommandRunner eval = cpu_llm::AddEvalCommand(app);
+  commands.emplace_back(app.get_subcommand("eval"), std::move(eval));
 
   try {
     app.parse(argc, argv);
