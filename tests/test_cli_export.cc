@@ -130,7 +130,7 @@ TEST_F(ExportCli, BadFilesAreRuntimeErrorsNamingTheFile) {
   ::cpu_llm::testing::WriteText(Dir("hf/model.safetensors"), "garbage!garbage!");
   ExpectError(Run({"import", "--format", "safetensors", "--in", Dir("hf"), "--out", Dir("y.bin")}), 1,
               "hf/model.safetensors");
-  ExpectError(Run({"eval", "--checkpoint", m, "--data", Dir("missing.bin")}), 1, "missing.bin");
+  ExpectError(Run({"eval", "--checkpoint", m, "--data", Dir("missing.bin"), "--seq-len", "16"}), 1, "missing.bin");
 }
 
 TEST_F(ExportCli, RefusesABlockHfCannotExpress) {
