@@ -18,6 +18,8 @@ CommandRunner AddSampleCommand(CLI::App& root);
 CommandRunner AddPrepareCommand(CLI::App& root);
 CommandRunner AddBenchCommand(CLI::App& root);
 CommandRunner AddExportCommand(CLI::App& root);
+CommandRunner AddImportCommand(CLI::App& root);
+CommandRunner AddEvalCommand(CLI::App& root);
 
 // "\n\n" typed on a command line arrives as backslash + n; turns the usual
 // escapes (\n \t \r \\) into the characters they name.

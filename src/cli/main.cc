@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("bench"), std::move(bench));
   cpu_llm::CommandRunner export_cmd = cpu_llm::AddExportCommand(app);
   commands.emplace_back(app.get_subcommand("export"), std::move(export_cmd));
+  cpu_llm::CommandRunner import_cmd = cpu_llm::AddImportCommand(app);
+  commands.emplace_back(app.get_subcommand("import"), std::move(import_cmd));
+  cpu_llm::CommandRunner eval = cpu_llm::AddEvalCommand(app);
+  commands.emplace_back(app.get_subcommand("eval"), std::move(eval));
 
   try {
     app.parse(argc, argv);

@@ -37,7 +37,7 @@ Status ParseGgufDtype(const std::string& name, GgufDtype* out) {
   if (name == "f32") *out = GgufDtype::kF32;
   else if (name == "f16") *out = GgufDtype::kF16;
   else if (name == "bf16") *out = GgufDtype::kBf16;
-  else return UsageError("--dtype: '{}' is not one of f32, f16, bf16", name);
+  else return UsageError("--dtype: unknown dtype '{}' (expected f32, f16 or bf16)", name);
   return Status();
 }
 
