@@ -21,6 +21,10 @@ PACKAGES=(
   openmpi-bin libopenmpi-dev
   # The fuzz preset (tools/fuzz.sh, docs/FUZZING.md): clang with libFuzzer and its OpenMP runtime.
   clang libclang-rt-14-dev libomp-14-dev
+  # PyTorch (CPU): the export tests load a safetensors export into a plain
+  # torch GPT-2/Llama (tools/hf_gpt2_loss.py) and compare its loss with
+  # cpu_llm's; the scripts that regenerate the parity fixtures need it too.
+  python3-torch python3-numpy
 )
 
 missing=()
