@@ -22,6 +22,7 @@
 #include "io/gguf.h"
 #include "io/gguf_export.h"
 #include "io/gguf_validate.h"
+#include "io/hf_export.h"
 #include "train/checkpoint.h"
 
 #include <nlohmann/json.hpp>
@@ -336,6 +337,30 @@ void Ggufs() {
   fs::remove(tmp);
 }
 
+// safetensors + config.json exports of the tiny GPT-2 and Llama shapes, each
+// dtype once: the raw weights file for fuzz_safetensors, and config.json,
+// a NUL, then the weights for fuzz_hf_import.
+void HfFolders() {
+  const fs::path tmp = Dir("safetensors") / "tmp";
+  struct Case {
+    const char* name;
+    ModelConfig cfg;
+    StDtype dtype;
+  };
+  for (const Case& c : {Case{"gpt2_f32", Tiny(), StDtype::kF32}, Case{"gpt2_bf16", Tiny(), StDtype::kBF16},
+                        Case{"llama_f16", TinyLlama(), StDtype::kF16}}) {
+    GPT2 model;
+    Check(model.Init(c.cfg));
+    Rng rng(7);
+    model.InitWeights(rng);
+    Check(ExportHfSafetensors(model, tmp.string(), c.dtype, nlohmann::ordered_json::object()));
+    const std::string weights = Slurp(tmp / kHfWeightsName), config = Slurp(tmp / kHfConfigName);
+    Put("safetensors", c.name, weights);
+    Put("hf_import", c.name, config + std::string(1, '\0') + weights);
+  }
+  fs::remove_all(tmp);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -354,5 +379,6 @@ int main(int argc, char** argv) {
   Gpt2Encodes(argv[2]);
   MetricsLogs();
   Ggufs();
+  HfFolders();
   return 0;
 }
