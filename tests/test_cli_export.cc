@@ -16,6 +16,7 @@
 #include "data/token_map.h"
 #include "model/gpt2.h"
 #include "test_io_util.h"
+#include "test_model_util.h"
 #include "train/checkpoint.h"
 
 namespace cpu_llm {
@@ -30,23 +31,7 @@ using ::cpu_llm::testing::RunProcess;
 
 constexpr const char* kPython = "/usr/bin/python3";
 
-ModelConfig Small(bool llama, int vocab = 257) {
-  ModelConfig c;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 32;
-  c.max_seq_len = 32;
-  c.vocab_size = vocab;
-  c.padded_vocab_size = PadVocab(vocab);
-  if (llama) {
-    c.norm = NormKind::kRmsNorm;
-    c.mlp = MlpKind::kSwiGlu;
-    c.pos = PosKind::kRope;
-    c.bias = false;
-    c.tied_head = false;
-  }
-  return c;
-}
+ModelConfig Small(bool llama, int vocab = 257) { return test::TinyConfig(2, 32, llama, vocab, 32); }
 
 // Random weights ten times GPT-2's init, biases and norm gains included, so
 // a misplaced or mis-transposed tensor moves the loss far (at GPT-2's init

@@ -19,6 +19,7 @@
 #include "kernels/rope.h"
 #include "model/gpt2.h"
 #include "test_io_util.h"
+#include "test_model_util.h"
 #include "train/checkpoint.h"
 
 namespace cpu_llm {
@@ -31,23 +32,7 @@ using ::cpu_llm::testing::WriteBytes;
 constexpr int kGpt2Vocab = 50257;
 
 // Tiny shapes on GPT-2's vocabulary (the exporter writes GPT-2's tokenizer).
-ModelConfig TinyGgufConfig(bool llama) {
-  ModelConfig c;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.max_seq_len = 8;
-  c.vocab_size = kGpt2Vocab;
-  c.padded_vocab_size = PadVocab(kGpt2Vocab);
-  if (llama) {
-    c.norm = NormKind::kRmsNorm;
-    c.mlp = MlpKind::kSwiGlu;
-    c.pos = PosKind::kRope;
-    c.bias = false;
-    c.tied_head = false;
-  }
-  return c;
-}
+ModelConfig TinyGgufConfig(bool llama) { return test::TinyConfig(2, 8, llama, kGpt2Vocab); }
 
 // Every weight random (not GPT-2's init, whose zero biases and unit gains
 // would hide a tensor written in another's place).

@@ -21,6 +21,7 @@
 #include "kernels/rope.h"
 #include "model/gpt2.h"
 #include "test_io_util.h"
+#include "test_model_util.h"
 #include "train/checkpoint.h"
 
 namespace cpu_llm {
@@ -31,19 +32,7 @@ using ::cpu_llm::testing::TempDir;
 constexpr int kGpt2Vocab = 50257;
 
 ModelConfig Config(bool llama, bool tied) {
-  ModelConfig c;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.max_seq_len = 8;
-  c.vocab_size = kGpt2Vocab;
-  c.padded_vocab_size = PadVocab(kGpt2Vocab);
-  if (llama) {
-    c.norm = NormKind::kRmsNorm;
-    c.mlp = MlpKind::kSwiGlu;
-    c.pos = PosKind::kRope;
-    c.bias = false;
-  }
+  ModelConfig c = test::TinyConfig(2, 8, llama, kGpt2Vocab);
   c.tied_head = tied;
   return c;
 }

@@ -10,16 +10,16 @@
 
 namespace cpu_llm::test {
 
-// C=16, two heads, a 50-token vocabulary; llama: RMSNorm, SwiGLU, RoPE, no
-// biases, untied head (what the llama-* presets set).
-inline ModelConfig TinyConfig(int n_layer, int max_seq_len, bool llama) {
+// Two heads, C=16 and a 50-token vocabulary unless told; llama: RMSNorm,
+// SwiGLU, RoPE, no biases, untied head (what the llama-* presets set).
+inline ModelConfig TinyConfig(int n_layer, int max_seq_len, bool llama, int vocab = 50, int n_embd = 16) {
   ModelConfig c;
   c.n_layer = n_layer;
   c.n_head = 2;
-  c.n_embd = 16;
+  c.n_embd = n_embd;
   c.max_seq_len = max_seq_len;
-  c.vocab_size = 50;
-  c.padded_vocab_size = PadVocab(50);
+  c.vocab_size = vocab;
+  c.padded_vocab_size = PadVocab(vocab);
   if (llama) {
     c.norm = NormKind::kRmsNorm;
     c.mlp = MlpKind::kSwiGlu;
