@@ -14,9 +14,9 @@ const std::vector<PlanItem>& PlanItems() {
        "stored beside the masters: the same values, 2 bytes per parameter less (249 MB at 124M). fp16 runs with "
        "dynamic loss scaling (2^16, x2 after 2000 clean steps, x0.5 and a skipped update on overflow, logged and "
        "checkpointed); `--stochastic-rounding` rounds bf16 weights stochastically, with noise hashed from a "
-       "per-step seed and each weight's offset. This CPU has no AVX512-BF16 (no vdpbf16ps) and Highway 1.0 has no "
-       "bf16 dot product, so the 16-bit values are widened to fp32 for the FMAs: the speed is fp32's and the "
-       "gain is memory. oneDNN 2.6's bf16/fp16 matmul exists behind `--matmul onednn` but reports itself "
+       "per-step seed and each weight's offset. The GEMM has no AVX512-BF16 (vdpbf16ps) micro-kernel yet and "
+       "Highway 1.0 has no bf16 dot product, so the 16-bit values are widened to fp32 for the FMAs on every CPU: "
+       "the speed is fp32's and the gain is memory. oneDNN 2.6's bf16/fp16 matmul exists behind `--matmul onednn` but reports itself "
        "unimplemented without AVX-512, which the trainer says at start-up. llm.c's bf16 model files (version 5) "
        "are read and written (`--export-bf16`).",
        "`train --precision fp32|bf16|fp16` (default fp32), `--stochastic-rounding` (bf16), `--export-bf16`; "
@@ -64,7 +64,8 @@ const std::vector<PlanItem>& PlanItems() {
        "decode) and the element-wise and row-wise kernels (GELU, residual add, layernorm, cross-entropy with its "
        "log-sum-exp, embedding, AdamW and the gradient norm) are Google Highway code, compiled for every x86 target (AVX-512, AVX2, SSE4, SSSE3 and a scalar "
        "fallback) and dispatched at run time to the best one the CPU has. A vdpbf16ps micro-kernel "
-       "(AVX512-BF16) is not built: no CPU here has the instruction to test it on (bf16 products widen to fp32).",
+       "(AVX512-BF16) is not built yet (bf16 products widen to fp32); the machine these tables were measured on "
+       "lacks the instruction, the Zen 4 development machine has it (the peak row measures it where present).",
        "`train --matmul tiled` (default) or `--matmul naive` (the plain loops, kept as the before): "
        "`bench --ablation --switch matmul`; `train --simd best|avx2|sse4|scalar...` picks the Highway target "
        "(default: the best the CPU has): `bench --ablation --switch simd` runs every kernel on its scalar "
