@@ -257,6 +257,16 @@ void MetricsLogs() {
       "{\"step\":3,\"nonfinite\":true,\"skipped\":true}\n");
 }
 
+// fuzz/run_plot.cc: a run's metrics.jsonl as `train` writes it, val records
+// and a line cut short included.
+void RunPlots() {
+  Put("run_plot", "train_val",
+      "{\"step\":1,\"loss\":5.5,\"lr\":1e-4,\"grad_norm\":2.0,\"ms\":10.0,\"data_ms\":0.1,\"tok_s\":1000.0}\n"
+      "{\"step\":2,\"loss\":5.0,\"lr\":2e-4,\"grad_norm\":1.5,\"ms\":9.0,\"data_ms\":0.1,\"tok_s\":1100.0}\n"
+      "{\"step\":2,\"val_loss\":5.25}\n{\"step\":3,\"loss\":4.");
+  Put("run_plot", "one_step", "{\"step\":7,\"loss\":3.25,\"lr\":0.0006,\"tok_s\":5}\n");
+}
+
 // GGUF: the real exports are 50257 tokens of tokenizer metadata (MBs, too
 // large to mutate fast), so each seed is an export of a 1-layer model whose
 // vocabulary is then cut to its first 16 tokens (with the merges that stay
@@ -378,6 +388,7 @@ int main(int argc, char** argv) {
   DocumentReaders();
   Gpt2Encodes(argv[2]);
   MetricsLogs();
+  RunPlots();
   Ggufs();
   HfFolders();
   return 0;

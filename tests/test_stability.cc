@@ -12,7 +12,7 @@
 
 #include "bench/report.h"
 #include "bench/stability.h"
-#include "bench/svg_plot.h"
+#include "core/svg_plot.h"
 #include "test_io_util.h"
 
 namespace cpu_llm {

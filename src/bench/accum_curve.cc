@@ -9,7 +9,7 @@
 #include "bench/machine.h"
 #include "bench/process.h"
 #include "bench/stability.h"
-#include "bench/svg_plot.h"
+#include "core/svg_plot.h"
 #include "core/file_io.h"
 
 namespace cpu_llm {

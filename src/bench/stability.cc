@@ -15,7 +15,7 @@
 #include "bench/machine.h"
 #include "bench/process.h"
 #include "bench/stats.h"
-#include "bench/svg_plot.h"
+#include "core/svg_plot.h"
 #include "core/file_io.h"
 
 namespace cpu_llm {

@@ -20,6 +20,7 @@ CommandRunner AddBenchCommand(CLI::App& root);
 CommandRunner AddExportCommand(CLI::App& root);
 CommandRunner AddImportCommand(CLI::App& root);
 CommandRunner AddEvalCommand(CLI::App& root);
+CommandRunner AddPlotCommand(CLI::App& root);
 
 // "\n\n" typed on a command line arrives as backslash + n; turns the usual
 // escapes (\n \t \r \\) into the characters they name.

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("import"), std::move(import_cmd));
   cpu_llm::CommandRunner eval = cpu_llm::AddEvalCommand(app);
   commands.emplace_back(app.get_subcommand("eval"), std::move(eval));
+  cpu_llm::CommandRunner plot = cpu_llm::AddPlotCommand(app);
+  commands.emplace_back(app.get_subcommand("plot"), std::move(plot));
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <fmt/ranges.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +27,7 @@
 #include "model/gpt2.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
+#include "train/run_plot.h"
 #include "train/sampler.h"
 #include "train/step.h"
 #include "train/train_data.h"
@@ -474,6 +477,12 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
                run_timer.Ms() / 1000.0, opt.time_budget_s);
   CPU_LLM_RETURN_IF_ERROR(validate(final_step));
   CPU_LLM_RETURN_IF_ERROR(save(final_step));
+  if (root && final_step > 0) {
+    // The curves beside the checkpoint; `cpu_llm plot` redraws them any time.
+    std::vector<std::string> plots;
+    CPU_LLM_RETURN_IF_ERROR(PlotRun(opt.out_dir, opt.out_dir, &plots));
+    fmt::print("plots: {}\n", fmt::join(plots, " "));
+  }
   if (step_ms_total > 0.0)
     fmt::print("data wait: {:.1f} ms of {:.1f} ms of steps after the first ({:.2f}%, {} loader)\n", data_ms_total,
                step_ms_total,

@@ -1,4 +1,4 @@
-#include "bench/svg_plot.h"
+#include "core/svg_plot.h"
 
 #include <fmt/format.h>
 
@@ -32,6 +32,14 @@ struct Range {
   bool empty() const { return lo > hi; }
 };
 
+// Values beyond this are left out like non-finite ones: any two plottable
+// values then differ by a finite amount, so the axis maths cannot overflow.
+constexpr double kMaxPlottable = 1e300;
+
+bool Plottable(double x, double y) {
+  return std::isfinite(x) && std::isfinite(y) && std::fabs(x) <= kMaxPlottable && std::fabs(y) <= kMaxPlottable;
+}
+
 std::string Dash(const PlotSeries& s) {
   return s.dash.empty() ? "" : " stroke-dasharray=\"" + XmlEscape(s.dash) + "\"";
 }
@@ -43,8 +51,15 @@ constexpr double kLeft = 72, kRight = 24, kTop = 44, kBottom = 56;
 
 std::vector<double> NiceTicks(double lo, double hi, int target) {
   if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
+  lo = std::clamp(lo, -kMaxPlottable, kMaxPlottable), hi = std::clamp(hi, -kMaxPlottable, kMaxPlottable);
   if (lo > hi) std::swap(lo, hi);
-  if (hi - lo <= 0) lo -= 0.5, hi += 0.5;
+  // A span too narrow for doubles to step through (1e17 to 1e17 + 16 in
+  // steps of 2 never advances) is widened to a few parts per million.
+  const double scale = std::max(std::fabs(lo), std::fabs(hi));
+  if (hi - lo <= scale * 1e-9) {
+    const double pad = std::max(0.5, scale * 1e-6);
+    lo -= pad, hi += pad;
+  }
   const double raw = (hi - lo) / std::max(target, 1);
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
   // Slack for ranges like 0.9 - 0.3 = 0.6000000000000001, which would
@@ -55,7 +70,7 @@ std::vector<double> NiceTicks(double lo, double hi, int target) {
   // 2.9999999999999996) from growing the axis by one more step.
   const double first = std::floor(lo / step + 1e-9), last = std::ceil(hi / step - 1e-9);
   std::vector<double> ticks;
-  for (double k = first; k <= last + 0.5; k += 1.0) ticks.push_back(k * step);
+  for (double k = first; k <= last + 0.5 && ticks.size() < 1000; k += 1.0) ticks.push_back(k * step);
   if (ticks.size() < 2) ticks.push_back((first + 1) * step);
   return ticks;
 }
@@ -72,7 +87,7 @@ std::string LinePlotSvg(const PlotSpec& spec) {
   Range xr, yr;
   for (const PlotSeries& s : spec.series)
     for (const auto& [x, y] : s.points)
-      if (std::isfinite(x) && std::isfinite(y)) xr.Add(x), yr.Add(y);
+      if (Plottable(x, y)) xr.Add(x), yr.Add(y);
   if (xr.empty()) xr.lo = 0, xr.hi = 1, yr.lo = 0, yr.hi = 1;
   const std::vector<double> xt = NiceTicks(xr.lo, xr.hi, 8), yt = NiceTicks(yr.lo, yr.hi, 6);
   const double x0 = xt.front(), x1 = xt.back(), y0 = yt.front(), y1 = yt.back();
@@ -111,12 +126,12 @@ std::string LinePlotSvg(const PlotSpec& spec) {
   for (const PlotSeries& s : spec.series) {
     std::string pts;
     for (const auto& [x, y] : s.points)
-      if (std::isfinite(x) && std::isfinite(y)) pts += fmt::format("{}{:.1f},{:.1f}", pts.empty() ? "" : " ", px(x), py(y));
+      if (Plottable(x, y)) pts += fmt::format("{}{:.1f},{:.1f}", pts.empty() ? "" : " ", px(x), py(y));
     out += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"{}\"{} points=\"{}\"><title>{}</title></polyline>\n",
                        XmlEscape(s.color), s.stroke_width, Dash(s), pts, XmlEscape(s.name));
     if (s.markers)
       for (const auto& [x, y] : s.points)
-        if (std::isfinite(x) && std::isfinite(y))
+        if (Plottable(x, y))
           out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\"/>\n", px(x), py(y),
                              s.marker_radius, XmlEscape(s.color));
   }

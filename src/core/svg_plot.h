@@ -1,4 +1,4 @@
-// A small standalone SVG line plot for the bench's figures (loss curves in
+// A small standalone SVG line plot for the bench's figures and `cpu_llm plot` (loss curves in
 // docs/), so the report's pictures come from the same binary as its numbers
 // and need no plotting package.
 #pragma once
@@ -12,7 +12,7 @@ namespace cpu_llm {
 struct PlotSeries {
   std::string name;                          // legend entry
   std::string color = "#1f77b4";             // any SVG color
-  std::vector<std::pair<double, double>> points;  // (x, y); non-finite points are left out
+  std::vector<std::pair<double, double>> points;  // (x, y); non-finite points and those beyond ±1e300 are left out
   bool markers = false;                      // also a circle at every point
   double stroke_width = 1.5;
   double marker_radius = 3;
