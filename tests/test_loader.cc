@@ -398,6 +398,15 @@ TEST(DataLoaderMmap, WindowsPastFourGiBAreRead) {
 // Mapped windows are dropped from the process every resident budget's worth:
 // reading 64 MB of a shard with a 4 MB budget leaves the resident set within
 // it, while keeping the pages mapped grows it by about what was read.
+// ASan's allocator (quarantine, shadow pages) adds megabytes of resident
+// memory of its own: seen 10.5 MB in a CI run. Still far below the 48 MB
+// the kept pages add, so the check keeps its meaning.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kReleasedRssLimit = 24 << 20;
+#else
+constexpr int64_t kReleasedRssLimit = 8 << 20;
+#endif
+
 TEST(DataLoaderMmap, ReleasedPagesKeepTheResidentSetFlat) {
   TempDir dir;
   const std::string path = dir / "shard.bin";
@@ -416,7 +425,7 @@ TEST(DataLoaderMmap, ReleasedPagesKeepTheResidentSetFlat) {
     const uint64_t before = CurrentRssBytes();
     for (int64_t b = 0; b < dl.batches_per_epoch(); b++) ASSERT_TRUE(dl.Next(in.data(), tg.data()).ok());
     const int64_t grew = static_cast<int64_t>(CurrentRssBytes()) - static_cast<int64_t>(before);
-    if (release) EXPECT_LT(grew, 8 << 20) << "released: RSS grew by " << grew;
+    if (release) EXPECT_LT(grew, kReleasedRssLimit) << "released: RSS grew by " << grew;
     else EXPECT_GT(grew, 48 << 20) << "kept: RSS grew by " << grew;
   }
 }
