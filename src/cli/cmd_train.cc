@@ -10,6 +10,8 @@
 #include "dist/communicator.h"
 #include "kernels/simd_targets.h"
 #include "model/config.h"
+#include "train/run_config.h"
+#include "train/train_options.h"
 #include "train/trainer.h"
 
 namespace cpu_llm {
@@ -53,6 +55,11 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       "Train a GPT-2 model. With no data flags it trains on the bundled corpus (the King James Bible), "
       "tokenized with --tokenizer, then prints a sample.");
   app->get_formatter()->column_width(34);
+  auto config_file = std::make_shared<std::string>();
+  app->add_option("--config", *config_file,
+                  "Run config: a JSON file of these options under their names without the dashes "
+                  "({\"batch\": 8, \"lr\": 0.001}); flags given here win. Every run saves its resolved config as "
+                  "train_config.json in --out");
 
   const char* model = "Model";
   app->add_option("--model", opt->model,
@@ -192,6 +199,10 @@ CommandRunner AddTrainCommand(CLI::App& root) {
   app->add_option("--val-batches", opt->val_batches, "Batches per validation")->capture_default_str()->group(out);
   app->add_option("--log-every", opt->log_every, "Print a step line every N steps (0: none)")
       ->capture_default_str()->group(out);
+  app->add_flag("-q,--quiet", opt->quiet,
+                "No step lines and no status line (a terminal shows a redrawn status line with the ETA; a file or "
+                "pipe gets the step lines alone)")
+      ->group(out);
   app->add_option("--checkpoint-every", opt->checkpoint_every, "Checkpoint every N steps (0: only at the end)")
       ->capture_default_str()->group(out);
   app->add_flag("--resume", opt->resume,
@@ -209,10 +220,25 @@ CommandRunner AddTrainCommand(CLI::App& root) {
       ->capture_default_str()->group(out);
   app->add_option("--sample-top-k", opt->sample_top_k, "Top-k of the closing sample (0: all)")
       ->capture_default_str()->group(out);
-  return [opt] {
-    CPU_LLM_RETURN_IF_ERROR(LimitSimdTarget(opt->simd));
+  return [opt, config_file, app] {
     TrainOptions run = *opt;
-    run.doc_delimiter = Unescape(opt->doc_delimiter);
+    if (!config_file->empty()) {
+      // A key the command line also set keeps the command line's value.
+      auto given = [app](const std::string& key) {
+        const CLI::Option* o = app->get_option_no_throw("--" + key);
+        return o && o->count() > 0;
+      };
+      std::vector<std::string> from_file;
+      CPU_LLM_RETURN_IF_ERROR(ReadRunConfig(*config_file, given, &run, &from_file));
+      // A bad value from the file is named as the file's.
+      ParsedOptions parsed;
+      const Status s = CheckOptions(run, &parsed);
+      for (const std::string& key : from_file)
+        if (!s.ok() && s.message().rfind("--" + key + ":", 0) == 0)
+          return UsageError("{}: \"{}\"{}", *config_file, key, s.message().substr(key.size() + 2));
+    }
+    CPU_LLM_RETURN_IF_ERROR(LimitSimdTarget(run.simd));
+    run.doc_delimiter = Unescape(run.doc_delimiter);
     // Launched by mpirun: one rank of a data-parallel job (issue 9).
     std::unique_ptr<Communicator> comm;
     CPU_LLM_RETURN_IF_ERROR(MakeCommunicator(&comm));

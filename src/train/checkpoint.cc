@@ -173,15 +173,18 @@ Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt
   h[18] = st.data.byte_offset;
   h[19] = st.data.skip_tokens;
   h[20] = st.data.in_document ? 1 : 0;
+  h[21] = static_cast<int64_t>(st.run_config.size());
   // The checksum covers the header (with its own slot zero) and the payload.
   uLong crc = crc32_z(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(h), sizeof(h));
   crc = crc32_z(crc, reinterpret_cast<const Bytef*>(st.model_file.data()), st.model_file.size());
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(st.run_config.data()), st.run_config.size());
   crc = crc32_z(crc, reinterpret_cast<const Bytef*>(o.m()), n * sizeof(float));
   crc = crc32_z(crc, reinterpret_cast<const Bytef*>(o.v()), n * sizeof(float));
   h[12] = static_cast<int64_t>(crc);
   AtomicFileWriter w(path);
   w.Write(h, sizeof(h));
   w.Write(st.model_file.data(), st.model_file.size());
+  w.Write(st.run_config.data(), st.run_config.size());
   w.Write(o.m(), n * sizeof(float));
   w.Write(o.v(), n * sizeof(float));
   return w.Finish();
@@ -197,13 +200,14 @@ Status ReadStateFile(const std::string& path, std::vector<uint8_t>* bytes, int64
     return RuntimeError("{}: truncated state file: {} bytes, shorter than the header", path, bytes->size());
   std::memcpy(h, bytes->data(), kHeaderInts * sizeof(int64_t));
   if (h[0] != kStateMagic) return RuntimeError("{}: not a cpu_llm state file (bad magic)", path);
-  if (h[1] != kStateVersion && h[1] != 1)
-    return RuntimeError("{}: unsupported state file version {} (expected 1 or {})", path, h[1], kStateVersion);
-  const int64_t n = h[3], name_len = h[13];
+  if (h[1] < 1 || h[1] > kStateVersion)
+    return RuntimeError("{}: unsupported state file version {} (expected 1 to {})", path, h[1], kStateVersion);
+  const int64_t n = h[3], name_len = h[13], config_len = h[1] >= 3 ? h[21] : 0;
   if (n < 0 || n > (int64_t{1} << 40)) return RuntimeError("{}: corrupt state file (optimizer size {})", path, n);
   if (name_len < 0 || name_len > 4096) return RuntimeError("{}: corrupt state file (model name length)", path);
+  if (config_len < 0 || config_len > (1 << 20)) return RuntimeError("{}: corrupt state file (run config length)", path);
   const uint64_t header = kHeaderInts * sizeof(int64_t);
-  const uint64_t expected = header + name_len + 2 * n * sizeof(float);
+  const uint64_t expected = header + name_len + config_len + 2 * n * sizeof(float);
   if (bytes->size() != expected)
     return RuntimeError("{}: {} state file: {} bytes, expected {}", path, bytes->size() < expected ? "truncated" : "corrupt",
                         bytes->size(), expected);
@@ -223,12 +227,13 @@ Status VerifyStateFile(const std::string& path) {
   return ReadStateFile(path, &bytes, h);
 }
 
-Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
+Status LoadState(const std::string& path, TrainState* st, AdamW* opt, int64_t* n_params) {
   std::vector<uint8_t> bytes;
   int64_t h[kHeaderInts];
   CPU_LLM_RETURN_IF_ERROR(ReadStateFile(path, &bytes, h));
-  const int64_t n = h[3], name_len = h[13];
-  if (n != opt->size())
+  const int64_t n = h[3], name_len = h[13], config_len = h[1] >= 3 ? h[21] : 0;
+  if (n_params) *n_params = n;
+  if (opt && n != opt->size())
     return RuntimeError("{}: state holds {} optimizer values, the model has {} parameters", path, n, opt->size());
   const uint8_t* p = bytes.data() + sizeof(h);
   st->step = h[2];
@@ -262,6 +267,9 @@ Status LoadState(const std::string& path, TrainState* st, AdamW* opt) {
   st->skipped_steps = h[16];
   st->model_file.assign(reinterpret_cast<const char*>(p), name_len);
   p += name_len;
+  st->run_config.assign(reinterpret_cast<const char*>(p), config_len);
+  p += config_len;
+  if (!opt) return Status();
   std::memcpy(opt->m(), p, n * sizeof(float));
   std::memcpy(opt->v(), p + n * sizeof(float), n * sizeof(float));
   return Status();

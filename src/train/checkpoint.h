@@ -17,10 +17,13 @@
 //   [14] fp16 loss scale (float32 bits; 0 without loss scaling)
 //   [15] clean steps since the scale last changed  [16] updates skipped so far
 //   [17..20] raw text position: file, byte offset, tokens to skip, in document
+//   [21] length of the run config text (version 3)
 // Version 1 (still read) had the data source index in [5] and its token
 // offset in [6], and no [17..20].
 // then the model file name (bytes, relative to the state file's folder),
-// AdamW m (n_params float32), AdamW v (n_params float32).
+// the run's resolved options as a run config (JSON text, train/run_config.h;
+// version 3), AdamW m (n_params float32), AdamW v (n_params float32).
+// Version 2 is version 3 without the config.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +46,7 @@ constexpr int32_t kModelVersionBf16 = 5;
 // [13] MLP hidden width [14] RoPE theta (float32 bits); fp32 weights.
 constexpr int32_t kModelVersionBlocks = 2003;
 constexpr int64_t kStateMagic = 0x7374617465;
-constexpr int64_t kStateVersion = 2;
+constexpr int64_t kStateVersion = 3;
 
 // State slot [6]: how the training data was read.
 constexpr int64_t kDataInOrder = 0, kDataShuffled = 1, kDataText = 2;
@@ -75,12 +78,14 @@ struct TrainState {
   float loss_scale = 0.0f;
   int64_t clean_steps = 0, skipped_steps = 0;
   std::string model_file;  // name of the model file, relative to the state file
+  std::string run_config;  // the run's resolved options (JSON; empty before version 3)
 };
 
 Status SaveState(const std::string& path, const TrainState& st, const AdamW& opt);
 // Loads the state and the optimizer moments (opt must be Init'ed with the
-// model's config, whose parameter count must match the file's).
-Status LoadState(const std::string& path, TrainState* st, AdamW* opt);
+// model's config, whose parameter count must match the file's). opt null:
+// the state alone (`info`); *n_params, if given, gets the file's count.
+Status LoadState(const std::string& path, TrainState* st, AdamW* opt, int64_t* n_params = nullptr);
 // The checks of LoadState that need no model: header, size, checksum.
 Status VerifyStateFile(const std::string& path);
 

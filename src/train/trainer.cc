@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <unistd.h>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -27,11 +28,13 @@
 #include "model/gpt2.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
+#include "train/run_config.h"
 #include "train/run_plot.h"
 #include "train/sampler.h"
 #include "train/step.h"
 #include "train/train_data.h"
 #include "train/train_options.h"
+#include "train/train_progress.h"
 #include "train/vocab_export.h"
 
 namespace cpu_llm {
@@ -207,6 +210,11 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     return UsageError("--export-bf16: llm.c's bf16 files hold GPT-2's block only; this model's block differs");
   CPU_LLM_RETURN_IF_ERROR(CheckMemory(cfg, B, T, ctx.n_threads, ctx.precision));
   CPU_LLM_RETURN_IF_ERROR(model.PrepareBatch(B, T, ctx.n_threads, ctx.precision));
+  // The options as this run really goes, for `--config` to make it again:
+  // beside the checkpoints and inside each state file.
+  const TrainOptions resolved = ResolveRunOptions(opt, cfg, prune_vocab, parsed.grad_accum);
+  const std::string run_config = RunConfigJson(resolved), config_path = opt.out_dir + "/train_config.json";
+  if (root) CPU_LLM_RETURN_IF_ERROR(WriteFileAtomic(config_path, run_config.data(), run_config.size()));
   // Data parallel: every rank starts from rank 0's weights (a resumed run's
   // ranks read the same checkpoint; the broadcast makes sure) and averages
   // its gradients with the others' during backward.
@@ -240,6 +248,8 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
       CPU_LLM_RETURN_IF_ERROR(data.train_tokens.InOrderPosition(state.v1_source, state.v1_offset, state.data.epoch, &pos));
     CPU_LLM_RETURN_IF_ERROR(data.train->Seek(pos));
     rng.set_state(state.rng_state);
+    const std::string changed = state.run_config.empty() ? "" : DiffRunConfigs(state.run_config, run_config);
+    if (!changed.empty()) fmt::print("resume: options changed since the checkpoint: {}\n", changed);
   }
   // fp16 gradients need loss scaling; a resumed fp16 run goes on with its scale.
   std::optional<DynamicLossScaler> scaler;
@@ -254,6 +264,7 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
   if (root)
     CPU_LLM_RETURN_IF_ERROR(metrics.Open(opt.out_dir + "/metrics.jsonl", resume_state.empty() ? -1 : state.step));
   auto log_metrics = [&](const nlohmann::json& record) { return root ? metrics.Append(record) : Status(); };
+  fmt::print("config: {}\n{}", config_path, DescribeRunConfig(resolved));
   fmt::print("model: {}\n", DescribeConfig(cfg));
   if (token_map)
     fmt::print("vocabulary: pruned to the {} of {} {} ids seen at least {} time(s) in the training data, plus one "
@@ -297,6 +308,9 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
   // With a time budget the run plans its step count from the speed of its
   // first steps, so that the schedule decays within the budget.
   int total_steps = opt.steps;
+  // Only rank 0 speaks (the others' stdout is /dev/null).
+  TrainProgress progress(stdout, root && !opt.quiet && ::isatty(STDOUT_FILENO) == 1, static_cast<int>(state.step),
+                         total_steps, tokens_per_step);
   Timer run_timer;
   double timed_ms = 0.0;
   int timed_steps = 0;
@@ -319,17 +333,19 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
       st.clean_steps = scaler->clean_steps();
     }
     st.skipped_steps = skipped_steps;
+    st.run_config = run_config;
     std::string path;
     CPU_LLM_RETURN_IF_ERROR(SaveCheckpoint(opt.out_dir, model, adamw, st, &path));
-    fmt::print("checkpoint: {}\n", path);
+    progress.Print(fmt::format("checkpoint: {}\n", path));
     if (opt.export_bf16) {
       // For llm.c: GPT-2 ids, so a pruned vocabulary goes back to the tokenizer's.
       const std::string bf16_path = fmt::format("{}/model_{:08d}.bf16.bin", opt.out_dir, step);
       GPT2 expanded;
       if (token_map) CPU_LLM_RETURN_IF_ERROR(ExpandVocabulary(model, *token_map, &expanded));
       CPU_LLM_RETURN_IF_ERROR(SaveModel(bf16_path, token_map ? expanded : model, WeightFormat::kBf16));
-      fmt::print("bf16 model: {}{}\n", bf16_path,
-                 token_map ? fmt::format(" (in the {} tokenizer's {} ids)", tok->name(), tok->vocab_size()) : "");
+      progress.Print(fmt::format("bf16 model: {}{}\n", bf16_path,
+                                 token_map ? fmt::format(" (in the {} tokenizer's {} ids)", tok->name(), tok->vocab_size())
+                                           : ""));
     }
     // Older ones go only once the new one is complete.
     return PruneCheckpoints(opt.out_dir, opt.keep_checkpoints);
@@ -340,8 +356,8 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     int64_t unknown = 0;
     CPU_LLM_RETURN_IF_ERROR(Evaluate(ctx, comm, model, *data.val, token_map ? &*token_map : nullptr, opt.val_batches, B, T,
                                      inputs, targets, &val_loss, &unknown));
-    fmt::print("step {:5d} | val loss {:.4f}{}\n", step, val_loss,
-               unknown ? fmt::format(" ({} val targets outside the pruned vocabulary)", unknown) : "");
+    progress.Print(fmt::format("step {:5d} | val loss {:.4f}{}\n", step, val_loss,
+                               unknown ? fmt::format(" ({} val targets outside the pruned vocabulary)", unknown) : ""));
     return log_metrics({{"step", step}, {"val_loss", val_loss}});
   };
 
@@ -405,14 +421,15 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
         return RuntimeError("step {}: {} step(s) in a row with a non-finite loss or gradient ({}), stopping "
                             "(--max-bad-steps {}); first non-finite output: {}",
                             step, bad_in_row, what, opt.max_bad_steps, trace(step_ctx, stats.loss_scale));
-      fmt::print("step {:5d}: {}: update skipped ({} of --max-bad-steps {} in a row){}\n", step, what, bad_in_row,
-                 opt.max_bad_steps,
-                 opt.detect_anomaly ? "; first non-finite output: " + trace(step_ctx, stats.loss_scale) : "");
+      progress.Print(fmt::format("step {:5d}: {}: update skipped ({} of --max-bad-steps {} in a row){}\n", step, what,
+                                 bad_in_row, opt.max_bad_steps,
+                                 opt.detect_anomaly ? "; first non-finite output: " + trace(step_ctx, stats.loss_scale)
+                                                    : ""));
     } else if (stats.skipped) {
       skipped_steps++;
-      fmt::print("step {:5d}: gradients overflowed fp16 at loss scale {:g}: update skipped, scale now {:g} "
-                 "({} skipped so far)\n",
-                 step, stats.loss_scale, scaler->scale(), skipped_steps);
+      progress.Print(fmt::format("step {:5d}: gradients overflowed fp16 at loss scale {:g}: update skipped, scale now "
+                                 "{:g} ({} skipped so far)\n",
+                                 step, stats.loss_scale, scaler->scale(), skipped_steps));
     }
     const double ms = timer.Ms();
     // The first step of a run waits for a cold start: the share is of the steady state.
@@ -437,15 +454,19 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
         // The ranks must agree on when to stop: rank 0's plan holds.
         if (parallel) CPU_LLM_RETURN_IF_ERROR(comm.Broadcast(&total_steps, sizeof(total_steps), 0));
         schedule.total = std::max(total_steps, 1);
+        progress.set_total_steps(total_steps);
         if (timed_steps == kBudgetProbeSteps)
-          fmt::print("time budget: {:.0f} s, {:.1f} ms/step: {} steps planned\n", opt.time_budget_s,
-                     timed_ms / timed_steps, total_steps);
+          progress.Print(fmt::format("time budget: {:.0f} s, {:.1f} ms/step: {} steps planned\n", opt.time_budget_s,
+                                     timed_ms / timed_steps, total_steps));
       }
     }
-    if (opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == total_steps)) {
-      fmt::print("step {:5d}/{} | loss {:.4f} | lr {:.2e} | norm {:.4f}{} | {:.1f} ms | {:.0f} tok/s\n", step,
-                 total_steps, loss, lr, norm, scaler ? fmt::format(" | scale {:g}", stats.loss_scale) : "", ms, tok_s);
-      std::fflush(stdout);
+    progress.Step(step, loss, run_timer.Ms());
+    if (!opt.quiet && opt.log_every > 0 && (step % opt.log_every == 0 || step == 1 || step == total_steps)) {
+      const std::string eta = progress.Eta();
+      progress.Print(fmt::format("step {:5d}/{} | loss {:.4f} | lr {:.2e} | norm {:.4f}{} | {:.1f} ms | {:.0f} tok/s{}\n",
+                                 step, total_steps, loss, lr, norm,
+                                 scaler ? fmt::format(" | scale {:g}", stats.loss_scale) : "", ms, tok_s,
+                                 step < total_steps && !eta.empty() ? " | " + eta : ""));
     }
     nlohmann::json record = {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"ms", ms}, {"data_ms", data_ms}, {"tok_s", tok_s}};
     if (parallel) record["comm_ms"] = comm_ms;
@@ -463,10 +484,12 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
     // leaves it to mpirun, which ends the job (checkpoints stay whole).
     if (!parallel && opt.stop_requested && opt.stop_requested->load(std::memory_order_relaxed)) {
       if (last_saved != step && bad_in_row == 0) CPU_LLM_RETURN_IF_ERROR(save(step));
+      progress.Finish();
       fmt::print("stopped by a signal after step {} of {}: resume with --resume\n", step, total_steps);
       return Status();
     }
   }
+  progress.Finish();
   const int final_step = std::max(last_step, static_cast<int>(state.step));
   if (bad_in_row > 0)
     return RuntimeError("step {}: the run ended inside {} non-finite step(s) in a row: no final checkpoint (the last "

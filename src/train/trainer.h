@@ -110,6 +110,9 @@ struct TrainOptions {
 
   int val_every = 50, val_batches = 8;
   int log_every = 1;
+  // No step lines and no status line (validation, checkpoints and the
+  // closing summary still print).
+  bool quiet = false;
   std::string out_dir = "runs/default";
   int checkpoint_every = 0;  // 0 = only at the end
   int keep_checkpoints = 0;  // keep the newest N checkpoints, removing older ones (0 = keep all)
