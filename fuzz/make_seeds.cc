@@ -24,6 +24,7 @@
 #include "io/gguf_validate.h"
 #include "io/hf_export.h"
 #include "train/checkpoint.h"
+#include "train/run_config.h"
 
 #include <nlohmann/json.hpp>
 
@@ -267,6 +268,14 @@ void RunPlots() {
   Put("run_plot", "one_step", "{\"step\":7,\"loss\":3.25,\"lr\":0.0006,\"tok_s\":5}\n");
 }
 
+// fuzz/run_config.cc: the config a run saves (every key), a short file
+// with comments, and a bad value of each type.
+void RunConfigs() {
+  Put("run_config", "saved", RunConfigJson(TrainOptions{}));
+  Put("run_config", "short", "// a comment\n{\"lr\": 1e-3, \"steps\": 2.0, /* x */ \"shuffle\": true, \"model\": \"d6\"}\n");
+  Put("run_config", "bad_types", "{\"batch\": \"8\", \"seed\": -1, \"lr\": null}");
+}
+
 // GGUF: the real exports are 50257 tokens of tokenizer metadata (MBs, too
 // large to mutate fast), so each seed is an export of a 1-layer model whose
 // vocabulary is then cut to its first 16 tokens (with the merges that stay
@@ -389,6 +398,7 @@ int main(int argc, char** argv) {
   Gpt2Encodes(argv[2]);
   MetricsLogs();
   RunPlots();
+  RunConfigs();
   Ggufs();
   HfFolders();
   return 0;

@@ -129,6 +129,11 @@ std::string PrunedRun(const std::string& dir, const std::string& name) {
   return out;
 }
 
+std::string Text(const std::string& path, const std::string& text) {
+  WriteText(path, text);
+  return path;
+}
+
 std::string StateOf(const std::string& run) { return FindLatestState(run); }
 
 std::string ValidMap(const std::string& path) {
@@ -161,6 +166,11 @@ const std::map<std::string, Maker>& Makers() {
       {"empty_file", [](const std::string& d) { return Raw(d + "/empty.bin", {}); }},
       {"garbled_metrics_run", [](const std::string& d) { return MetricsRun(d + "/garbled", "{\"step\":1,\"loss\":2}\nnot json\n"); }},
       {"no_steps_run", [](const std::string& d) { return MetricsRun(d + "/nosteps", "{\"step\":2,\"val_loss\":5}\n"); }},
+      {"typo_config", [](const std::string& d) { return Text(d + "/typo.json", "{\"steps\": 2, \"lrr\": 0.1}\n"); }},
+      {"cut_config", [](const std::string& d) { return Text(d + "/cut.json", "{\"steps\": 2, \"lr\": "); }},
+      {"string_batch_config", [](const std::string& d) { return Text(d + "/type.json", "{\"batch\": \"8\"}\n"); }},
+      {"negative_warmup_config", [](const std::string& d) { return Text(d + "/warmup.json", "{\"warmup\": -4}\n"); }},
+      {"list_config", [](const std::string& d) { return Text(d + "/list.json", "[\"--steps\", \"2\"]\n"); }},
       {"shard", [](const std::string& d) { return Shard(d + "/shard.bin", Text100()); }},
       {"bad_magic_shard", [](const std::string& d) { return Raw(d + "/magic.bin", RawShard(12345, 1, 100, Text100())); }},
       {"bad_version_shard",

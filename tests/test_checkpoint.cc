@@ -260,6 +260,7 @@ TrainState SampleState() {
   st.clean_steps = 117;
   st.skipped_steps = 9;
   st.model_file = "model_00001234.bin";
+  st.run_config = "{\n  \"batch\": 4,\n  \"lr\": 0.001\n}\n";
   return st;
 }
 
@@ -271,7 +272,7 @@ TEST(CheckpointState, RoundTrip) {
   const TrainState st = SampleState();
   const std::string path = dir / "state.bin";
   ASSERT_TRUE(SaveState(path, st, opt).ok());
-  EXPECT_EQ(std::filesystem::file_size(path), 2048u + st.model_file.size() + 8u * opt.size());
+  EXPECT_EQ(std::filesystem::file_size(path), 2048u + st.model_file.size() + st.run_config.size() + 8u * opt.size());
 
   AdamW back;
   back.Init(TinyConfig(), AdamWConfig{});
@@ -291,7 +292,47 @@ TEST(CheckpointState, RoundTrip) {
   EXPECT_EQ(got.clean_steps, st.clean_steps);
   EXPECT_EQ(got.skipped_steps, st.skipped_steps);
   EXPECT_EQ(got.model_file, st.model_file);
+  EXPECT_EQ(got.run_config, st.run_config);
   EXPECT_EQ(std::memcmp(back.m(), opt.m(), 4 * opt.size()), 0);
+  EXPECT_EQ(std::memcmp(back.v(), opt.v(), 4 * opt.size()), 0);
+
+  // Without an optimizer (`info`): the state and the file's parameter count.
+  TrainState alone;
+  int64_t n_params = 0;
+  s = LoadState(path, &alone, nullptr, &n_params);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(n_params, opt.size());
+  EXPECT_EQ(alone.step, st.step);
+  EXPECT_EQ(alone.run_config, st.run_config);
+}
+
+// Version 2 (before run configs): no config text; still read.
+TEST(CheckpointState, VersionTwoHasNoRunConfig) {
+  TempDir dir;
+  AdamW opt;
+  opt.Init(TinyConfig(), AdamWConfig{});
+  FillOptimizer(&opt, 3);
+  TrainState st = SampleState();
+  st.run_config.clear();
+  const std::string path = dir / "state.bin";
+  ASSERT_TRUE(SaveState(path, st, opt).ok());
+  std::vector<uint8_t> b = ReadBytes(path);
+  int64_t h[256];
+  std::memcpy(h, b.data(), sizeof(h));
+  h[1] = 2;
+  h[12] = 0;
+  std::memcpy(b.data(), h, sizeof(h));
+  h[12] = static_cast<int64_t>(crc32_z(crc32(0L, Z_NULL, 0), b.data(), b.size()));
+  std::memcpy(b.data(), h, sizeof(h));
+  WriteBytes(path, b.data(), b.size());
+  AdamW back;
+  back.Init(TinyConfig(), AdamWConfig{});
+  TrainState got;
+  got.run_config = "stale";
+  Status s = LoadState(path, &got, &back);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(got.run_config, "");
+  EXPECT_EQ(got.step, st.step);
   EXPECT_EQ(std::memcmp(back.v(), opt.v(), 4 * opt.size()), 0);
 }
 
@@ -351,6 +392,11 @@ TEST(CheckpointState, VersionOneDataPositionIsRead) {
   std::vector<uint8_t> b = ReadBytes(saved.path);
   int64_t h[256];
   std::memcpy(h, b.data(), sizeof(h));
+  // Version 1 had no run config: drop it.
+  const TrainState sample = SampleState();
+  b.erase(b.begin() + 2048 + sample.model_file.size(),
+          b.begin() + 2048 + sample.model_file.size() + sample.run_config.size());
+  h[21] = 0;
   h[1] = 1;
   h[5] = 2;       // source
   h[6] = 4096;    // token offset
@@ -398,6 +444,14 @@ TEST(CheckpointState, TruncatedOrBadHeader) {
   c[13 * 8 + 7] = 0x7F;
   WriteBytes(saved.path, c.data(), c.size());
   EXPECT_FALSE(saved.Load().ok());
+  for (uint8_t top : {uint8_t{0x7F}, uint8_t{0xFF}}) {  // run config length: huge, negative
+    c = b;
+    c[21 * 8 + 7] = top;
+    WriteBytes(saved.path, c.data(), c.size());
+    s = saved.Load();
+    ASSERT_FALSE(s.ok());
+    EXPECT_HAS_SUBSTR(s.message(), "run config length");
+  }
 }
 
 // ---------------------------------------------------------------- checkpoints

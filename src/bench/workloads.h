@@ -31,13 +31,6 @@ std::string WorkloadNamesHelp();
 // exactly T positions.
 Status WorkloadConfig(const Workload& workload, ModelConfig* cfg);
 
-// Training FLOPs per token: 6 per weight of the matrix products (2 forward,
-// 4 backward) plus attention's score and mixing products, 12*L*T*C (the
-// full T x T matrices, as PaLM's MFU convention counts them, though causal
-// masking halves the useful work). The weights are all parameters except the
-// position embeddings, which are added, not multiplied (the tied token
-// embedding counts once: as the LM head's matrix). Layernorm gains and
-// biases are in the count too; they are < 0.1% of it.
-double TrainFlopsPerToken(const ModelConfig& cfg, int T);
+// TrainFlopsPerToken (the bench's MFU) is in model/config.h.
 
 }  // namespace cpu_llm

@@ -21,6 +21,7 @@ CommandRunner AddExportCommand(CLI::App& root);
 CommandRunner AddImportCommand(CLI::App& root);
 CommandRunner AddEvalCommand(CLI::App& root);
 CommandRunner AddPlotCommand(CLI::App& root);
+CommandRunner AddInfoCommand(CLI::App& root);
 
 // "\n\n" typed on a command line arrives as backslash + n; turns the usual
 // escapes (\n \t \r \\) into the characters they name.

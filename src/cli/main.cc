@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("eval"), std::move(eval));
   cpu_llm::CommandRunner plot = cpu_llm::AddPlotCommand(app);
   commands.emplace_back(app.get_subcommand("plot"), std::move(plot));
+  cpu_llm::CommandRunner info = cpu_llm::AddInfoCommand(app);
+  commands.emplace_back(app.get_subcommand("info"), std::move(info));
 
   try {
     app.parse(argc, argv);

@@ -130,4 +130,13 @@ std::string DescribeConfig(const ModelConfig& c) {
                      c.max_seq_len, c.vocab_size, c.padded_vocab_size, block, ParameterCount(c) / 1e6);
 }
 
+double TrainFlopsPerToken(const ModelConfig& cfg, int T) {
+  // Embeddings are looked up, not multiplied: learned positions, and wte
+  // when the head has its own matrix (tied, wte is the head's).
+  const double wpe = cfg.pos == PosKind::kLearned ? static_cast<double>(cfg.max_seq_len) * cfg.n_embd : 0.0;
+  const double wte = cfg.tied_head ? 0.0 : static_cast<double>(cfg.padded_vocab_size) * cfg.n_embd;
+  const double weights = static_cast<double>(ParameterCount(cfg)) - wpe - wte;
+  return 6.0 * weights + 12.0 * cfg.n_layer * static_cast<double>(T) * cfg.n_embd;
+}
+
 }  // namespace cpu_llm

@@ -171,9 +171,17 @@ Status SetField(const Field& f, const Json& v, const std::string& source, TrainO
           const double d = v.get<double>();
           if (std::fabs(d) > static_cast<double>(std::numeric_limits<T>::max())) return wrong("a number in range");
           member = static_cast<T>(d);
+        } else if constexpr (std::is_same_v<T, uint64_t>) {  // the seed: all 64 bits
+          if (v.is_number_unsigned()) {
+            member = v.get<uint64_t>();
+          } else {
+            int64_t i = 0;
+            if (!AsInteger(v, 0.0, 9007199254740992.0, &i)) return wrong("a whole number, 0 or more");
+            member = static_cast<uint64_t>(i);
+          }
         } else {
           int64_t i = 0;
-          const double lo = std::is_signed_v<T> ? static_cast<double>(std::numeric_limits<T>::lowest()) : 0.0;
+          const double lo = static_cast<double>(std::numeric_limits<T>::lowest());
           const double hi = static_cast<double>(std::numeric_limits<T>::max());
           if (!AsInteger(v, lo, hi, &i))
             return wrong(std::is_same_v<T, int> ? "a whole number that fits 32 bits" : "a whole number");
@@ -234,7 +242,7 @@ Status ApplyRunConfig(const std::string& text, const std::string& source,
     const auto f = std::find_if(fields.begin(), fields.end(), [&](const Field& x) { return key == x.key; });
     if (f == fields.end()) {
       std::string shown = key.size() > 40 ? key.substr(0, 37) + "..." : key;
-      return UsageError("{}: unknown option {}{}; the keys are `train`'s flags without the dashes", source,
+      return UsageError("{}: unknown option {}{}; the keys are the train flags without their dashes", source,
                         Json(shown).dump(-1, ' ', false, Json::error_handler_t::replace), Suggest(key));
     }
     if (keep && keep(key)) continue;
@@ -272,7 +280,7 @@ TrainOptions ResolveRunOptions(const TrainOptions& opt, const ModelConfig& cfg, 
   r.max_seq_len = cfg.max_seq_len;
   r.norm = NormName(cfg.norm);
   r.mlp = MlpName(cfg.mlp);
-  r.mlp_hidden = cfg.mlp_hidden;
+  r.mlp_hidden = MlpHidden(cfg);  // the width itself: a checkpoint stores it, a preset says 0
   r.pos = PosName(cfg.pos);
   r.rope_theta = cfg.rope_theta;
   r.bias = cfg.bias ? "on" : "off";

@@ -308,9 +308,10 @@ Status RunTraining(const TrainOptions& opt, Communicator* comm_or_null) {
   // With a time budget the run plans its step count from the speed of its
   // first steps, so that the schedule decays within the budget.
   int total_steps = opt.steps;
-  // Only rank 0 speaks (the others' stdout is /dev/null).
-  TrainProgress progress(stdout, root && !opt.quiet && ::isatty(STDOUT_FILENO) == 1, static_cast<int>(state.step),
-                         total_steps, tokens_per_step);
+  // Only rank 0 speaks (the others' stdout is /dev/null). mpirun hands its
+  // ranks a pseudo-terminal whatever its own output is: no status line there.
+  TrainProgress progress(stdout, root && !parallel && !opt.quiet && ::isatty(STDOUT_FILENO) == 1,
+                         static_cast<int>(state.step), total_steps, tokens_per_step);
   Timer run_timer;
   double timed_ms = 0.0;
   int timed_steps = 0;
