@@ -382,6 +382,19 @@ void HfFolders() {
 
 }  // namespace
 
+// fuzz/file_info.cc: `info` tells formats apart by content, so its seeds are
+// the smallest few of each format's own seeds.
+void FileInfos() {
+  for (const char* t : {"shard", "checkpoint", "state", "llmc_tokenizer", "token_map", "gguf", "safetensors"}) {
+    std::vector<std::pair<uintmax_t, fs::path>> files;
+    for (const auto& e : fs::directory_iterator(Dir(t)))
+      if (e.is_regular_file() && e.file_size() <= (64u << 10)) files.emplace_back(e.file_size(), e.path());
+    std::sort(files.begin(), files.end());
+    for (size_t i = 0; i < files.size() && i < 4; i++)
+      Put("file_info", std::string(t) + "_" + files[i].second.filename().string(), Slurp(files[i].second));
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: fuzz_make_seeds <corpus dir> <tests/fixtures dir>\n");
@@ -401,5 +414,6 @@ int main(int argc, char** argv) {
   RunConfigs();
   Ggufs();
   HfFolders();
+  FileInfos();
   return 0;
 }

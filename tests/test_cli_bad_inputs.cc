@@ -301,7 +301,7 @@ TEST(CliBadInputsTable, ListsEnoughDistinctRowsForEveryCommand) {
     std::vector<std::string> w = SplitWords(r.command);
     commands.insert(w.size() > 1 && w[1][0] != '-' ? w[1] : "");
   }
-  for (const char* c : {"train", "prepare", "sample", "bench", "export", "import", "eval", "plot", ""})
+  for (const char* c : {"train", "prepare", "sample", "bench", "export", "import", "eval", "plot", "info", ""})
     EXPECT_TRUE(commands.count(c)) << "no row for `cpu_llm " << c << "`";
   // The placeholders section says what each fixture is.
   const std::string doc = ::cpu_llm::testing::ReadText(kDoc);

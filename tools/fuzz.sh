@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(shard checkpoint state gpt2_vocab llmc_tokenizer token_map document_reader gpt2_encode metrics_log gguf safetensors hf_import run_plot run_config)
+TARGETS=(shard checkpoint state gpt2_vocab llmc_tokenizer token_map document_reader gpt2_encode metrics_log gguf safetensors hf_import run_plot run_config file_info)
 if [ -n "${FUZZ_TARGETS:-}" ]; then
   read -r -a TARGETS <<<"$FUZZ_TARGETS"
 fi

@@ -237,7 +237,10 @@ Status ApplyRunConfig(const std::string& text, const std::string& source,
   // Every key is checked before any is applied: a bad file changes nothing.
   TrainOptions staged = *opt;
   std::vector<std::string> set;
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    // Not a structured binding: clang before 16 cannot capture one in a lambda.
+    const std::string& key = item.key();
+    const Json& value = item.value();
     const auto& fields = Fields();
     const auto f = std::find_if(fields.begin(), fields.end(), [&](const Field& x) { return key == x.key; });
     if (f == fields.end()) {
