@@ -21,10 +21,13 @@
 #include "data/token_map.h"
 #include "model/gpt2.h"
 #include "test_io_util.h"
+#include "test_model_util.h"
 #include "train/checkpoint.h"
 
 namespace cpu_llm::bad_inputs {
 namespace {
+
+using ::cpu_llm::test::WriteTinyModel;
 
 using ::cpu_llm::testing::ByteTokens;
 using ::cpu_llm::testing::ProcessResult;
@@ -40,21 +43,6 @@ const std::vector<std::string> kTiny = {"--model",   "d1", "--channels", "32",  
                                         "--threads", "1",  "--tokenizer", "bytes", "--sample-tokens", "0"};
 
 namespace {
-std::string WriteTinyModel(const std::string& path, int vocab = 257) {
-  ModelConfig c;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.max_seq_len = 32;
-  c.vocab_size = vocab;
-  c.padded_vocab_size = PadVocab(vocab);
-  GPT2 model;
-  EXPECT_TRUE(model.Init(c).ok());
-  Rng rng(1);
-  model.InitWeights(rng);
-  EXPECT_TRUE(SaveModel(path, model).ok());
-  return path;
-}
 
 // A tiny model file with header slot `slot` set to `value`.
 std::string PatchHeader(const std::string& path, int slot, int32_t value) {

@@ -1,5 +1,5 @@
-// Checkpoints: llm.c model files, the resume state file, checkpoint naming,
-// and the crash-safe writer underneath them.
+// Checkpoints: llm.c model files, the resume state file and checkpoint
+// naming (the crash-safe writer underneath them: test_atomic_write.cc).
 #include <gtest/gtest.h>
 #include <zlib.h>
 #include <signal.h>
@@ -26,6 +26,7 @@ namespace {
 using ::cpu_llm::testing::ReadBytes;
 using ::cpu_llm::testing::ReadText;
 using ::cpu_llm::testing::TempDir;
+using ::cpu_llm::testing::TempFilesUnder;
 using ::cpu_llm::testing::WriteBytes;
 using ::cpu_llm::testing::WriteText;
 
@@ -44,15 +45,6 @@ void MakeTinyModel(GPT2* model, uint64_t seed = 7) {
   ASSERT_TRUE(model->Init(TinyConfig()).ok());
   Rng rng(seed);
   model->InitWeights(rng);
-}
-
-// Names of the files in a folder that look like leftover temp files.
-std::vector<std::string> TempFiles(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos) out.push_back(e.path().string());
-  return out;
 }
 
 // ---------------------------------------------------------------- model files
@@ -90,7 +82,7 @@ TEST(CheckpointModel, RoundTripIsBitExactInLlmcLayout) {
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(loaded.num_params(), n);
   EXPECT_EQ(std::memcmp(loaded.params(), model.params(), 4 * n), 0);
-  EXPECT_TRUE(TempFiles(dir.path()).empty());
+  EXPECT_TRUE(TempFilesUnder(dir.path()).empty());
 }
 
 // Header fields of a valid tiny model file, to be broken one at a time.
@@ -476,7 +468,7 @@ TEST(CheckpointFiles, SaveCheckpointNamesAndLatest) {
   for (const char* name : {"model_00000003.bin", "state_00000003.bin", "model_00000012.bin", "state_00000012.bin",
                            "model_00000007.bin", "state_00000007.bin"})
     EXPECT_TRUE(std::filesystem::is_regular_file(dir / name)) << name;
-  EXPECT_TRUE(TempFiles(dir.path()).empty());
+  EXPECT_TRUE(TempFilesUnder(dir.path()).empty());
 
   AdamW back;
   back.Init(TinyConfig(), AdamWConfig{});
@@ -513,89 +505,7 @@ TEST(CheckpointFiles, SaveIntoMissingFolderFails) {
   EXPECT_HAS_SUBSTR(s.message(), dir / "no/such/dir");
 }
 
-// ---------------------------------------------------------------- atomic writes
-
-TEST(CheckpointAtomic, WriteReplacesAndLeavesNoTemp) {
-  TempDir dir;
-  const std::string path = dir / "f.bin";
-  WriteText(path, "old content");
-  ASSERT_TRUE(WriteFileAtomic(path, "new", 3).ok());
-  EXPECT_EQ(ReadText(path), "new");
-  EXPECT_TRUE(TempFiles(dir.path()).empty());
-}
-
-TEST(CheckpointAtomic, DestructorWithoutFinishLeavesNothing) {
-  TempDir dir;
-  const std::string fresh = dir / "fresh.bin", existing = dir / "existing.bin";
-  WriteText(existing, "old content");
-  {
-    AtomicFileWriter a(fresh), b(existing);
-    std::vector<uint8_t> big(3 << 20, 0x5A);  // more than the buffer: reaches the temp file
-    a.Write(big.data(), big.size());
-    b.Write(big.data(), big.size());
-    EXPECT_EQ(TempFiles(dir.path()).size(), 2u);
-  }
-  EXPECT_FALSE(std::filesystem::exists(fresh));
-  EXPECT_EQ(ReadText(existing), "old content");
-  EXPECT_TRUE(TempFiles(dir.path()).empty());
-}
-
-TEST(CheckpointAtomic, UncreatableTempFileIsAnErrorNamingThePath) {
-  TempDir dir;
-  WriteText(dir / "plain", "I am a file");
-  const std::string path = dir / "plain/out.bin";  // parent is a regular file
-  AtomicFileWriter w(path);
-  w.Write("abc", 3);
-  w.WritePod(int64_t{42});
-  Status s = w.Finish();
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.kind(), ErrorKind::kRuntime);
-  EXPECT_HAS_SUBSTR(s.message(), path);
-  EXPECT_EQ(ReadText(dir / "plain"), "I am a file");
-  EXPECT_TRUE(TempFiles(dir.path()).empty());
-
-  Status s2 = WriteShard(dir / "plain/shard.bin", {1, 2, 3});
-  ASSERT_FALSE(s2.ok());
-  EXPECT_HAS_SUBSTR(s2.message(), dir / "plain/shard.bin");
-}
-
-TEST(CheckpointAtomic, RenameOntoAFolderFails) {
-  TempDir dir;
-  const std::string path = dir / "target";
-  std::filesystem::create_directory(path);
-  WriteText(dir / "target/keep", "kept");
-  Status s = WriteFileAtomic(path, "data", 4);
-  ASSERT_FALSE(s.ok());
-  EXPECT_HAS_SUBSTR(s.message(), path);
-  EXPECT_EQ(ReadText(dir / "target/keep"), "kept");
-  EXPECT_TRUE(TempFiles(dir.path()).empty());
-}
-
-// RLIMIT_FSIZE makes write() fail with EFBIG past a size: a disk-full stand-in
-// that needs no privileges. Restored before the test ends.
-TEST(CheckpointAtomic, FailedWriteKeepsTheOldFile) {
-  TempDir dir;
-  const std::string path = dir / "model.bin";
-  WriteText(path, "old model");
-  GPT2 model;
-  MakeTinyModel(&model);
-
-  struct rlimit old_limit;
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
-  struct rlimit small = old_limit;
-  small.rlim_cur = 16 * 1024;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  Status s = SaveModel(path, model);  // ~52 KB
-  ::setrlimit(RLIMIT_FSIZE, &old_limit);
-  ::signal(SIGXFSZ, old_handler);
-
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.kind(), ErrorKind::kRuntime);
-  EXPECT_HAS_SUBSTR(s.message(), path);
-  EXPECT_EQ(ReadText(path), "old model");
-  EXPECT_TRUE(TempFiles(dir.path()).empty());
-}
+// ---------------------------------------------------------------- a full disk
 
 // A real ENOSPC on a 64 KiB tmpfs (needs root / CAP_SYS_ADMIN).
 TEST(CheckpointAtomic, DiskFullKeepsTheOldFile) {
@@ -619,7 +529,7 @@ TEST(CheckpointAtomic, DiskFullKeepsTheOldFile) {
   EXPECT_HAS_SUBSTR(s.message(), path);
   EXPECT_HAS_SUBSTR(s.message(), "No space");
   EXPECT_EQ(ReadText(path), "old model");
-  EXPECT_TRUE(TempFiles(mnt).empty());
+  EXPECT_TRUE(TempFilesUnder(mnt).empty());
 
   // The same through the shard and checkpoint writers.
   std::vector<uint16_t> tokens(100000, 7);
@@ -634,7 +544,7 @@ TEST(CheckpointAtomic, DiskFullKeepsTheOldFile) {
   Status s3 = SaveCheckpoint(mnt, model, opt, SampleState(), nullptr);
   ASSERT_FALSE(s3.ok());
   EXPECT_HAS_SUBSTR(s3.message(), mnt);
-  EXPECT_TRUE(TempFiles(mnt).empty());
+  EXPECT_TRUE(TempFilesUnder(mnt).empty());
   EXPECT_EQ(FindLatestState(mnt), "");  // no state file without its model
   EXPECT_EQ(ReadText(path), "old model");
 }

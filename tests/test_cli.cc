@@ -14,10 +14,13 @@
 #include "model/gpt2.h"
 #include "test_cli_util.h"
 #include "test_io_util.h"
+#include "test_model_util.h"
 #include "train/checkpoint.h"
 
 namespace cpu_llm {
 namespace {
+
+using ::cpu_llm::test::WriteTinyModel;
 
 using ::cpu_llm::testing::ByteTokens;
 using ::cpu_llm::testing::Cli;
@@ -31,23 +34,6 @@ using ::cpu_llm::testing::ReadText;
 using ::cpu_llm::testing::TempDir;
 using ::cpu_llm::testing::WriteBytes;
 using ::cpu_llm::testing::WriteText;
-
-// A random-weight tiny model file, written without running the binary.
-std::string WriteTinyModel(const std::string& path, int vocab = 257) {
-  ModelConfig c;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.max_seq_len = 32;
-  c.vocab_size = vocab;
-  c.padded_vocab_size = PadVocab(vocab);
-  GPT2 model;
-  EXPECT_TRUE(model.Init(c).ok());
-  Rng rng(1);
-  model.InitWeights(rng);
-  EXPECT_TRUE(SaveModel(path, model).ok());
-  return path;
-}
 
 // ---------------------------------------------------------------- usage errors
 

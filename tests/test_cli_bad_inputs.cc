@@ -207,16 +207,6 @@ ProcessResult RunWithTimeout(const std::vector<std::string>& args, const std::st
   return r;
 }
 
-// Files under dir whose name holds ".tmp." (a write that did not finish).
-std::vector<std::string> TempFiles(const std::string& dir) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-    if (it->path().filename().string().find(".tmp.") != std::string::npos) found.push_back(it->path().string());
-  return found;
-}
-
 void PrintTo(const Row& row, std::ostream* os) { *os << row.id; }
 
 class CliBadInputs : public ::testing::TestWithParam<Row> {};
@@ -279,7 +269,7 @@ TEST_P(CliBadInputs, OneLineErrorAsDocumented) {
   EXPECT_EQ(CountLines(r.err), 1u) << "stderr: " << r.err;
   ASSERT_TRUE(!r.err.empty() && r.err.back() == '\n') << "stderr: " << r.err;
   EXPECT_EQ(r.err.substr(0, r.err.size() - 1), expected) << kDoc << ":" << row.line;
-  EXPECT_EQ(TempFiles(dir), std::vector<std::string>()) << "half-written files left behind";
+  EXPECT_EQ(::cpu_llm::testing::TempFilesUnder(dir), std::vector<std::string>()) << "half-written files left behind";
 }
 
 std::string RowName(const ::testing::TestParamInfo<Row>& info) {

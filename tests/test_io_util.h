@@ -48,6 +48,17 @@ class TempDir {
   std::string path_;
 };
 
+// Files under dir (recursively) whose name holds ".tmp.": writes that did not
+// finish (AtomicFileWriter's temp files).
+inline std::vector<std::string> TempFilesUnder(const std::string& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    if (it->path().filename().string().find(".tmp.") != std::string::npos) found.push_back(it->path().string());
+  return found;
+}
+
 // EXPECT_HAS_SUBSTR(haystack, needle), with both strings in the failure message.
 inline ::testing::AssertionResult HasSubstrFormat(const char* h_expr, const char* n_expr, const std::string& h,
                                                   const std::string& n) {

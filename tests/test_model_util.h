@@ -3,10 +3,15 @@
 // sits in the arena.
 #pragma once
 
-#include <cstdint>
+#include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
+#include "core/rng.h"
 #include "model/config.h"
 #include "model/gpt2.h"
+#include "train/checkpoint.h"
 
 namespace cpu_llm::test {
 
@@ -38,6 +43,18 @@ inline int64_t ParamOffset(const ModelConfig& cfg, int tensor, int layer, int64_
   for (int i = 0; i < tensor; i++) start += sizes[i];
   const bool per_layer = tensor >= 2 && tensor <= 13;
   return start + (per_layer ? layer * (sizes[tensor] / cfg.n_layer) : 0) + at;
+}
+
+// A random-weight model file (L=1, NH=2, C=16, maxT=32, GPT-2's block) of
+// the given vocabulary, written without running the binary; returns path.
+inline std::string WriteTinyModel(const std::string& path, int vocab = 257) {
+  ModelConfig c = TinyConfig(1, 32, /*llama=*/false, vocab);
+  GPT2 model;
+  EXPECT_TRUE(model.Init(c).ok());
+  Rng rng(1);
+  model.InitWeights(rng);
+  EXPECT_TRUE(SaveModel(path, model).ok());
+  return path;
 }
 
 }  // namespace cpu_llm::test

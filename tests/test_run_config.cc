@@ -158,6 +158,7 @@ TEST(RunConfig, BadFilesNameTheKeyAndChangeNothing) {
   ExpectBad("\"lr\"", "not string");
   ExpectBad(R"({"steps": 3)", "not valid JSON (at byte");
   ExpectBad("", "not valid JSON");
+  ExpectBad(R"({"lr": 1e400})", "not valid JSON (a number too large for a double)");  // found by fuzz_run_config
   ExpectBad(R"({"steps": 5, "batch": "8"})", "\"batch\": expected a whole number that fits 32 bits, got \"8\"");
   ExpectBad(R"({"batch": 1.5})", "got 1.5");
   ExpectBad(R"({"batch": 4294967296})", "\"batch\"");

@@ -232,6 +232,9 @@ Status ApplyRunConfig(const std::string& text, const std::string& source,
   } catch (const Json::parse_error& e) {
     // e.byte is where the parser stopped; its own message repeats the position.
     return UsageError("{}: not valid JSON (at byte {})", source, e.byte);
+  } catch (const Json::exception&) {
+    // A number beyond a double's range (1e400) is out_of_range, not a parse error.
+    return UsageError("{}: not valid JSON (a number too large for a double)", source);
   }
   if (!j.is_object()) return UsageError("{}: a run config is a JSON object of train options, not {}", source, j.type_name());
   // Every key is checked before any is applied: a bad file changes nothing.
