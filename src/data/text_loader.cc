@@ -2,16 +2,9 @@
 
 #include <algorithm>
 
+#include "core/units.h"
+
 namespace cpu_llm {
-namespace {
-
-std::string SizeText(uint64_t bytes) {
-  if (bytes >= 1000000000) return fmt::format("{:.1f} GB", bytes / 1e9);
-  if (bytes >= 1000000) return fmt::format("{:.1f} MB", bytes / 1e6);
-  return fmt::format("{:.1f} KB", bytes / 1e3);
-}
-
-}  // namespace
 
 Status TextLoader::Open(const std::vector<std::string>& paths, const DocumentReaderOptions& reader,
                         const Tokenizer& tok, int B, int T, int vocab_size) {
@@ -27,7 +20,7 @@ Status TextLoader::Open(const std::vector<std::string>& paths, const DocumentRea
   T_ = T;
   vocab_size_ = vocab_size;
   description_ = fmt::format("{} text file(s), {}, tokenized on the fly ({})", paths.size(),
-                             SizeText(reader_.total_bytes()), tok.name());
+                             ByteSizeText(static_cast<double>(reader_.total_bytes())), tok.name());
   return Seek(LoaderPosition{});
 }
 

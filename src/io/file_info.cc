@@ -11,6 +11,7 @@
 
 #include "core/file_io.h"
 #include "core/sysinfo.h"
+#include "core/units.h"
 #include "data/llmc_tokenizer.h"
 #include "data/mapped_file.h"
 #include "data/shard.h"
@@ -21,6 +22,7 @@
 #include "model/gpt2.h"
 #include "train/checkpoint.h"
 #include "train/run_config.h"
+#include "train/train_options.h"
 
 namespace cpu_llm {
 namespace {
@@ -39,10 +41,11 @@ std::string Grouped(uint64_t n) {
   return out;
 }
 
-std::string Bytes(double b) {
-  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
-  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
-  return fmt::format("{:.1f} kB", b / 1e3);
+// {"F16": 6, "F32": 10} -> "F16 x6, F32 x10".
+std::string CountList(const std::map<std::string, int>& counts) {
+  std::string list;
+  for (const auto& [name, count] : counts) list += fmt::format("{}{} x{}", list.empty() ? "" : ", ", name, count);
+  return list;
 }
 
 std::string Flops(double f) {
@@ -51,9 +54,9 @@ std::string Flops(double f) {
   return fmt::format("{:.2f} MFLOP", f / 1e6);
 }
 
-std::string ModelLines(const ModelConfig& cfg, const InfoOptions& opt) {
-  return fmt::format("model: {}\nparameters: {}\n", DescribeConfig(cfg), Grouped(ParameterCount(cfg))) +
-         DescribeTraining(cfg, opt);
+Status ModelLines(const ModelConfig& cfg, const InfoOptions& opt, std::string* out) {
+  *out += fmt::format("model: {}\nparameters: {}\n", DescribeConfig(cfg), Grouped(ParameterCount(cfg)));
+  return DescribeTraining(cfg, opt, out);
 }
 
 Status DescribeModelFile(const std::string& path, const InfoOptions& opt, std::string* out) {
@@ -65,8 +68,7 @@ Status DescribeModelFile(const std::string& path, const InfoOptions& opt, std::s
                                       : blocks ? "cpu_llm model file, version 2003 (llm.c's layout, fp32 weights, "
                                                  "block options in the header)"
                                                : "llm.c model file, version 3 (fp32 weights)");
-  *out += ModelLines(cfg, opt);
-  return Status();
+  return ModelLines(cfg, opt, out);
 }
 
 Status DescribeState(const std::string& path, const InfoOptions& opt, std::string* out) {
@@ -81,7 +83,7 @@ Status DescribeState(const std::string& path, const InfoOptions& opt, std::strin
                       st.skipped_steps, st.batch, st.seq_len, st.seed, st.tokenizer_id == 1 ? "gpt2" : "bytes");
   *out += fmt::format("data: {}, epoch {}, batch {} of it\n", order, st.data.epoch, st.data.batch);
   if (st.loss_scale > 0) *out += fmt::format("fp16 loss scale: {:g}\n", st.loss_scale);
-  *out += fmt::format("optimizer: AdamW moments of {} parameters ({})\n", Grouped(n_params), Bytes(8.0 * n_params));
+  *out += fmt::format("optimizer: AdamW moments of {} parameters ({})\n", Grouped(n_params), ByteSizeText(8.0 * n_params));
   if (!st.run_config.empty()) {
     TrainOptions run;
     if (ApplyRunConfig(st.run_config, path, nullptr, &run).ok())
@@ -116,7 +118,7 @@ Status DescribeShard(const std::string& path, std::string* out) {
   for (int id = 0; id < 65536; id++)
     if (counts[id]) max_id = id, distinct++;
   *out += "format: llm.c token shard, version 1 (uint16 token ids)\n";
-  *out += fmt::format("tokens: {} ({})\n", Grouped(n), Bytes(2.0 * n));
+  *out += fmt::format("tokens: {} ({})\n", Grouped(n), ByteSizeText(2.0 * n));
   if (n == 0) return Status();
   *out += fmt::format("token ids: {} distinct, largest {}; fits the {} tokenizer\n", Grouped(distinct), max_id,
                       max_id < 257 ? "bytes (257 ids) and gpt2" : max_id < 50257 ? "gpt2 (50257 ids)" : "no bundled");
@@ -189,11 +191,9 @@ Status DescribeGguf(const std::string& path, const InfoOptions& opt, std::string
     types[GgmlTypeName(t.type)]++;
     elements += GgufElementCount(t.dims);
   }
-  std::string type_list;
-  for (const auto& [name, count] : types) type_list += fmt::format("{}{} x{}", type_list.empty() ? "" : ", ", name, count);
   const std::string arch = str("general.architecture");
   *out += fmt::format("format: GGUF version {}, {} metadata keys, {} tensors ({})\n", g.version, g.kvs.size(),
-                      g.tensors.size(), type_list);
+                      g.tensors.size(), CountList(types));
   *out += fmt::format("architecture: {}{}\n", arch.empty() ? "(none)" : arch,
                       str("general.name").empty() ? "" : ", name \"" + str("general.name") + "\"");
   const GgufValue* tokens = g.Find("tokenizer.ggml.tokens");
@@ -206,8 +206,7 @@ Status DescribeGguf(const std::string& path, const InfoOptions& opt, std::string
   const Status valid = ValidateGguf(path);
   *out += "spec check: " + (valid.ok() ? std::string("passes") : valid.message()) + "\n";
   ModelConfig cfg;
-  if (GgufModelConfig(g, arch, &cfg)) *out += ModelLines(cfg, opt);
-  return Status();
+  return GgufModelConfig(g, arch, &cfg) ? ModelLines(cfg, opt, out) : Status();
 }
 
 Status DescribeSafetensors(const std::string& path, const InfoOptions& opt, std::string* out) {
@@ -219,10 +218,8 @@ Status DescribeSafetensors(const std::string& path, const InfoOptions& opt, std:
     types[StDtypeName(t.dtype)]++;
     elements += static_cast<uint64_t>(t.numel());
   }
-  std::string type_list;
-  for (const auto& [name, count] : types) type_list += fmt::format("{}{} x{}", type_list.empty() ? "" : ", ", name, count);
   *out += fmt::format("format: safetensors, {} tensors ({}), {} metadata entries\n", st.tensors().size(),
-                      type_list.empty() ? "none" : type_list, st.metadata().size());
+                      types.empty() ? "none" : CountList(types), st.metadata().size());
   *out += fmt::format("tensor elements: {}\n", Grouped(elements));
   const std::string config = (fs::path(path).parent_path() / kHfConfigName).string();
   if (!fs::exists(config)) {
@@ -238,29 +235,27 @@ Status DescribeSafetensors(const std::string& path, const InfoOptions& opt, std:
   CPU_LLM_RETURN_IF_ERROR(ConfigFromHfJson(config, j, &cfg, &arch));
   *out += fmt::format("config: {} (Hugging Face {})\n", config, arch == HfArch::kLlama ? "LlamaForCausalLM"
                                                                                        : "GPT2LMHeadModel");
-  *out += ModelLines(cfg, opt);
-  return Status();
+  return ModelLines(cfg, opt, out);
 }
 
 }  // namespace
 
-std::string DescribeTraining(const ModelConfig& cfg, const InfoOptions& opt) {
+Status DescribeTraining(const ModelConfig& cfg, const InfoOptions& opt, std::string* out) {
   const int B = opt.batch, T = opt.seq_len > 0 ? opt.seq_len : cfg.max_seq_len;
   const int threads = opt.threads > 0 ? opt.threads : DefaultThreadCount();
-  // What `train` allocates (train_options.cc's CheckMemory): fp32 params and
-  // grads, AdamW's two moments, the activation and scratch arenas.
-  const double params = 4.0 * ParameterCount(cfg), grads = params, adamw = 2.0 * params;
-  const double activations = static_cast<double>(ActivationBytes(cfg, B, T, threads, opt.precision));
-  const double total = params + grads + adamw + activations, have = static_cast<double>(PhysicalMemoryBytes());
-  std::string s = fmt::format("memory: params {:.1f} MB, grads {:.1f} MB, adamw {:.1f} MB, activations {:.1f} MB\n",
-                              params / 1e6, grads / 1e6, adamw / 1e6, activations / 1e6);
-  s += fmt::format("training at B={} T={} {} with {} thread(s): {} in all, {} this machine's {}{}\n", B, T,
-                   PrecisionName(opt.precision), threads, Bytes(total), total <= have ? "within" : "MORE than",
-                   Bytes(have), T > cfg.max_seq_len ? fmt::format(" (T exceeds the model's context {})", cfg.max_seq_len) : "");
+  TrainingMemory mem;  // what `train` allocates and checks (CheckMemory)
+  CPU_LLM_RETURN_IF_ERROR(EstimateTrainingMemory(cfg, B, T, threads, opt.precision, &mem));
+  const double have = static_cast<double>(PhysicalMemoryBytes());
+  *out += fmt::format("memory: params {:.1f} MB, grads {:.1f} MB, adamw {:.1f} MB, activations {:.1f} MB\n",
+                      mem.params / 1e6, mem.grads / 1e6, mem.adamw / 1e6, mem.activations / 1e6);
+  *out += fmt::format("training at B={} T={} {} with {} thread(s): {} in all, {} this machine's {}{}\n", B, T,
+                      PrecisionName(opt.precision), threads, ByteSizeText(mem.total()),
+                      mem.total() <= have ? "within" : "MORE than", ByteSizeText(have),
+                      T > cfg.max_seq_len ? fmt::format(" (T exceeds the model's context {})", cfg.max_seq_len) : "");
   const double train_flops = TrainFlopsPerToken(cfg, T);
-  s += fmt::format("FLOPs per token: {} to train (forward + backward), {} forward; {} per step of B x T tokens\n",
-                   Flops(train_flops), Flops(train_flops / 3.0), Flops(train_flops * B * T));
-  return s;
+  *out += fmt::format("FLOPs per token: {} to train (forward + backward), {} forward; {} per step of B x T tokens\n",
+                      Flops(train_flops), Flops(train_flops / 3.0), Flops(train_flops * B * T));
+  return Status();
 }
 
 Status DescribeFile(const std::string& path, const InfoOptions& opt, std::string* out) {
@@ -286,22 +281,22 @@ Status DescribeFile(const std::string& path, const InfoOptions& opt, std::string
   if (!f) return RuntimeError("{}: cannot open: {}", path, std::strerror(errno));
   const size_t got = std::fread(head, 1, sizeof(head), f);
   std::fclose(f);
+  // The first 4 or 8 bytes: a magic number, or safetensors' header length.
   int32_t magic32 = 0;
-  int64_t magic64 = 0, header_len = 0;
+  int64_t first8 = 0;
   std::memcpy(&magic32, head, 4);
-  std::memcpy(&magic64, head, 8);
-  std::memcpy(&header_len, head, 8);
-  *out += fmt::format("file: {} ({})\n", path, Bytes(static_cast<double>(size)));
+  std::memcpy(&first8, head, 8);
+  *out += fmt::format("file: {} ({})\n", path, ByteSizeText(static_cast<double>(size)));
   std::string body;
   Status s;
   if (got >= 4 && magic32 == kModelMagic) s = DescribeModelFile(path, opt, &body);
-  else if (got >= 8 && magic64 == kStateMagic) s = DescribeState(path, opt, &body);
+  else if (got >= 8 && first8 == kStateMagic) s = DescribeState(path, opt, &body);
   else if (got >= 4 && magic32 == kShardMagic) s = DescribeShard(path, &body);
   else if (got >= 4 && magic32 == static_cast<int32_t>(kLlmcTokenizerMagic)) s = DescribeTokenizer(path, &body);
   else if (got >= 4 && magic32 == kTokenMapMagic) s = DescribeTokenMap(path, &body);
   else if (got >= 4 && std::memcmp(head, "GGUF", 4) == 0) s = DescribeGguf(path, opt, &body);
   // safetensors: an 8-byte header length, then the JSON header's '{'.
-  else if (got >= 9 && header_len > 1 && static_cast<uint64_t>(header_len) <= size - 8 && head[8] == '{')
+  else if (got >= 9 && first8 > 1 && static_cast<uint64_t>(first8) <= size - 8 && head[8] == '{')
     s = DescribeSafetensors(path, opt, &body);
   else
     return RuntimeError("{}: not a format cpu_llm knows (an llm.c model, shard or tokenizer file, a cpu_llm state "

@@ -23,8 +23,9 @@ struct InfoOptions {
 
 // What a model costs to train at opt's B, T and precision: parameters,
 // memory (params, grads, AdamW, activations, and whether this machine has
-// it) and FLOPs per token. Lines of text, each ending in '\n'.
-std::string DescribeTraining(const ModelConfig& cfg, const InfoOptions& opt);
+// it) and FLOPs per token. Lines of text, each ending in '\n', appended to
+// *out; a B x T too large to size is an error.
+Status DescribeTraining(const ModelConfig& cfg, const InfoOptions& opt, std::string* out);
 
 // Identifies `path` by its content (not its name) and describes it: format,
 // version, what it holds and, for a model, DescribeTraining's lines. A file

@@ -193,12 +193,13 @@ Status SetField(const Field& f, const Json& v, const std::string& source, TrainO
 }
 
 // A float member as the short decimal that reads back as the same float
-// (0.002, not the double nearest 0.002f, 0.0020000000949949026).
-Json FieldValue(const Field& f, const TrainOptions& opt) {
-  TrainOptions copy = opt;
+// (0.002, not the double nearest 0.002f, 0.0020000000949949026). The
+// table's accessors take a mutable TrainOptions: callers pass one copy for
+// all the fields they read.
+Json FieldValue(const Field& f, TrainOptions& opt) {
   return std::visit(
       [&](auto ref) -> Json {
-        const auto& member = ref(copy);
+        const auto& member = ref(opt);
         using T = std::remove_cvref_t<decltype(member)>;
         if constexpr (std::is_same_v<T, float>) return std::stod(fmt::format("{}", member));
         else return Json(member);
@@ -272,7 +273,8 @@ Status ReadRunConfig(const std::string& path, const std::function<bool(const std
 
 std::string RunConfigJson(const TrainOptions& opt) {
   Json j = Json::object();
-  for (const Field& f : Fields()) j[f.key] = FieldValue(f, opt);
+  TrainOptions read = opt;
+  for (const Field& f : Fields()) j[f.key] = FieldValue(f, read);
   // Invalid UTF-8 in a path or prompt is kept as U+FFFD rather than refused.
   return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
@@ -298,8 +300,9 @@ TrainOptions ResolveRunOptions(const TrainOptions& opt, const ModelConfig& cfg, 
 
 std::string DescribeRunConfig(const TrainOptions& opt, int width) {
   std::string out, line;  // each item starts with a space; lines get one more
+  TrainOptions read = opt;
   for (const Field& f : Fields()) {
-    const Json v = FieldValue(f, opt);
+    const Json v = FieldValue(f, read);
     std::string value = v.is_string() && PlainWord(v.get<std::string>())
                             ? v.get<std::string>()
                             : v.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -41,9 +41,20 @@ Status ResolveModelConfig(const TrainOptions& opt, const Tokenizer& tok, ModelCo
   return ValidateConfig(*cfg);
 }
 
-Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads, Precision precision) {
+Status EstimateTrainingMemory(const ModelConfig& cfg, int B, int T, int threads, Precision precision,
+                              TrainingMemory* mem) {
   CPU_LLM_RETURN_IF_ERROR(CheckBatchTokens(B, T));
-  const double need = 16.0 * ParameterCount(cfg) + ActivationBytes(cfg, B, T, threads, precision);
+  mem->params = 4.0 * ParameterCount(cfg);
+  mem->grads = mem->params;
+  mem->adamw = 2.0 * mem->params;
+  mem->activations = static_cast<double>(ActivationBytes(cfg, B, T, threads, precision));
+  return Status();
+}
+
+Status CheckMemory(const ModelConfig& cfg, int B, int T, int threads, Precision precision) {
+  TrainingMemory mem;
+  CPU_LLM_RETURN_IF_ERROR(EstimateTrainingMemory(cfg, B, T, threads, precision, &mem));
+  const double need = mem.total();
   const double have = static_cast<double>(PhysicalMemoryBytes());
   if (need > have)
     return RuntimeError("training {} at B={} T={} needs {:.1f} GB of memory, this machine has {:.1f} GB",
